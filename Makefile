@@ -1,0 +1,73 @@
+# Patron — the two commands of the quick start are `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONPATH := src
+export DJANGO_SETTINGS_MODULE := patron.settings
+DEMO_MEMBERS ?= 20000
+DEMO_MONTHS ?= 24
+DEMO_ENV := PATRON_DEBUG=1
+
+.PHONY: demo test lint bench serve worker scheduler assets install install-dev browser migrate demo-data clean check-postgres
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
+
+# Front-end assets come from the npm registry by the lockfile and are copied into static/vendor.
+src/patron/static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p src/patron/static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js src/patron/static/vendor/
+	cp node_modules/echarts/dist/echarts.min.js src/patron/static/vendor/
+	touch $@
+
+assets: src/patron/static/vendor/.installed
+
+# Debian's chromium for the browser tests; installed only when missing.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+migrate: install assets
+	$(DEMO_ENV) $(BIN)/patron migrate --noinput
+
+demo-data: migrate
+	$(DEMO_ENV) $(BIN)/patron demo-data --members $(DEMO_MEMBERS) --months $(DEMO_MONTHS) --seed 7 --if-empty
+
+demo: demo-data
+	@$(DEMO_ENV) $(BIN)/patron demo-logins
+	$(DEMO_ENV) $(BIN)/patron runserver 127.0.0.1:8000
+
+serve: migrate
+	$(BIN)/gunicorn patron.wsgi --workers 3 --bind 127.0.0.1:8000
+
+worker: migrate
+	$(BIN)/patron db_worker
+
+scheduler: migrate
+	$(BIN)/patron scheduler
+
+test: install-dev assets browser
+	PATRON_DEBUG=1 $(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	PATRON_DEBUG=1 $(BIN)/mypy src
+	$(BIN)/lint-imports
+
+bench: install-dev assets
+	PATRON_DEBUG=1 $(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) node_modules src/patron/static/vendor var

@@ -1,0 +1,1 @@
+"""Patron: membership, loyalty and customer-care platform."""

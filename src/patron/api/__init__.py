@@ -1,0 +1,1 @@
+"""API assembly: authentication by API key with scopes, idempotency, error mapping, versioning."""

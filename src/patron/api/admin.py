@@ -1,0 +1,9 @@
+from django.contrib import admin
+
+from patron.api.models import ApiKey
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "store", "created_at", "revoked_at", "last_used_at")
+    readonly_fields = ("prefix", "secret_hash", "created_at", "last_used_at")

@@ -1,0 +1,1 @@
+"""Staff console shell: layout, navigation, login, dashboard."""

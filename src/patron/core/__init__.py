@@ -1,0 +1,1 @@
+"""Shared kernel: value types, clock, domain events, audit log, roles and permissions, errors."""

@@ -1,0 +1,275 @@
+"""Reads of the member registry that the console, the API and other apps share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
+
+from patron.core import clock
+from patron.core.errors import NotFound
+from patron.core.permissions import Perm, has_perm
+from patron.members.errors import ErrorCode
+from patron.members.models import (
+    ConsentRecord,
+    Member,
+    MemberAttribute,
+    MemberMerge,
+    MemberStatus,
+    MemberTag,
+    StaffProfile,
+    Store,
+    TimelineEntry,
+    Transaction,
+)
+from patron.members.names import is_latin_query, pinyin_keys
+from patron.members.phones import mask_phone, national_digits, try_normalize
+
+_DIGITS = re.compile(r"^\+?\d[\d\s-]*$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def get_member(pk: int) -> Member:
+    member = Member.objects.select_related("store").filter(pk=pk).first()
+    if member is None:
+        raise NotFound("Member not found.", code=ErrorCode.MEMBER_NOT_FOUND)
+    return member
+
+
+def get_member_by_no(member_no: str) -> Member:
+    member = Member.objects.select_related("store").filter(member_no=member_no).first()
+    if member is None:
+        raise NotFound("Member not found.", code=ErrorCode.MEMBER_NOT_FOUND)
+    return member
+
+
+def _prefix(qs: QuerySet[Member], field_name: str, prefix: str) -> QuerySet[Member]:
+    # A range instead of LIKE: a plain b-tree index serves it on SQLite and PostgreSQL alike.
+    return qs.filter(**{f"{field_name}__gte": prefix, f"{field_name}__lt": prefix + "\uffff"})
+
+
+@dataclass
+class MemberFilter:
+    """One filter definition for the console list, the API search and exports."""
+
+    q: str = ""
+    tag: str = ""
+    status: str = ""
+    store: str = ""  # store code
+    join_channel: str = ""
+    joined_from: dt.date | None = None
+    joined_to: dt.date | None = None
+
+    def apply(self, qs: QuerySet[Member] | None = None) -> QuerySet[Member]:
+        qs = Member.objects.all() if qs is None else qs
+        if self.q.strip():
+            qs = search_queryset(self.q.strip(), qs)
+        if self.tag:
+            qs = qs.filter(pk__in=MemberTag.objects.filter(tag__name=self.tag).values("member_id"))
+        if self.status:
+            qs = qs.filter(status=self.status)
+        if self.store:
+            qs = qs.filter(store__code=self.store)
+        if self.join_channel:
+            qs = qs.filter(join_channel=self.join_channel)
+        if self.joined_from:
+            qs = qs.filter(joined_at__gte=_start_of_local_day(self.joined_from))
+        if self.joined_to:
+            qs = qs.filter(joined_at__lt=_start_of_local_day(self.joined_to + dt.timedelta(days=1)))
+        return qs
+
+
+def _start_of_local_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=clock.member_zone())
+
+
+def search_queryset(text: str, qs: QuerySet[Member] | None = None) -> QuerySet[Member]:
+    """Find members by what a person types: a phone, its last four digits, a member or card
+    number, a Chinese name, pinyin in full or by initials, or `tag:name`."""
+    qs = Member.objects.all() if qs is None else qs
+    text = text.strip()
+    if text.lower().startswith("tag:"):
+        return qs.filter(pk__in=MemberTag.objects.filter(tag__name=text[4:].strip()).values("member_id"))
+    if _DIGITS.match(text):
+        return _search_digits(text, qs)
+    if _CJK.search(text):
+        return _prefix(qs, "name", text)
+    if is_latin_query(text):
+        key = text.lower().replace(" ", "")
+        return _prefix(qs, "name_pinyin", key) | _prefix(qs, "name_initials", key)
+    if "@" in text:
+        return qs.filter(email__iexact=text)
+    return qs.none()
+
+
+def _search_digits(text: str, qs: QuerySet[Member]) -> QuerySet[Member]:
+    digits = re.sub(r"[\s-]", "", text)
+    if len(digits) == 4:
+        return qs.filter(phone_last4=digits)
+    phone = try_normalize(digits)
+    by_number = Q(member_no=digits) | Q(card_no=digits)
+    if phone:
+        return qs.filter(Q(phone=phone) | by_number)
+    return qs.filter(by_number)
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    number: int
+    size: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def paginate(qs: QuerySet[Any], page: int, size: int = 25) -> Page:
+    """Pages without a COUNT(*): at a million rows, counting costs more than the page."""
+    page = max(1, page)
+    size = max(1, min(size, 200))
+    rows = list(qs[(page - 1) * size : page * size + 1])
+    return Page(items=rows[:size], number=page, size=size, has_next=len(rows) > size)
+
+
+def list_members(flt: MemberFilter, page: int = 1, size: int = 25) -> Page:
+    qs = flt.apply(Member.objects.select_related("store")).order_by("-joined_at", "-id")
+    return paginate(qs, page, size)
+
+
+def shown_phone(user: Any, member: Member) -> str:
+    """What a staff member sees of a phone number: full only with the reveal permission, after asking."""
+    return mask_phone(member.phone)
+
+
+def can_reveal(user: Any) -> bool:
+    return has_perm(user, Perm.MEMBERS_REVEAL)
+
+
+def pending_applications() -> QuerySet[Member]:
+    return Member.objects.filter(status=MemberStatus.PENDING, entry_route="application").order_by("created_at")
+
+
+def current_consent_state(member: Member) -> dict[str, ConsentRecord]:
+    latest: dict[str, ConsentRecord] = {}
+    for record in ConsentRecord.objects.filter(member=member).order_by("at", "id"):
+        latest[record.purpose] = record
+    return latest
+
+
+def staff_store(user: Any) -> Store | None:
+    profile = StaffProfile.objects.filter(user_id=getattr(user, "pk", None)).select_related("store").first()
+    return profile.store if profile else None
+
+
+@dataclass
+class Member360:
+    member: Member
+    phone_masked: str
+    tags: list[MemberTag]
+    attributes: list[MemberAttribute]
+    consents: dict[str, ConsentRecord]
+    transactions: list[Transaction]
+    timeline: list[TimelineEntry]
+    totals: dict[str, Any]
+    merges: list[MemberMerge] = field(default_factory=list)
+    referees_count: int = 0
+    sections: dict[str, Any] = field(default_factory=dict)  # filled by apps above (points, tier, ...)
+
+
+# Apps above register a function member -> dict to add their section to the 360 view.
+_SECTIONS: dict[str, Any] = {}
+
+
+def register_360_section(name: str, provider: Any) -> None:
+    _SECTIONS[name] = provider
+
+
+def member_360(member: Member, *, transactions: int = 20, timeline: int = 50) -> Member360:
+    txns = list(
+        Transaction.objects.filter(member=member).select_related("store").order_by("-occurred_at", "-id")[:transactions]
+    )
+    sales = Transaction.objects.filter(member=member, kind="sale")
+    agg = sales.aggregate(count=Count("id"))
+    totals = {
+        "purchases": agg["count"],
+        "spend": _net_spend(member),
+        "last_purchase_at": sales.order_by("-occurred_at").values_list("occurred_at", flat=True).first(),
+    }
+    return Member360(
+        member=member,
+        phone_masked=mask_phone(member.phone),
+        tags=list(MemberTag.objects.filter(member=member).select_related("tag").order_by("-tagged_at")),
+        attributes=list(MemberAttribute.objects.filter(member=member).select_related("definition")),
+        consents=current_consent_state(member),
+        transactions=txns,
+        timeline=list(TimelineEntry.objects.filter(member=member)[:timeline]),
+        totals=totals,
+        merges=list(MemberMerge.objects.filter(Q(survivor=member) | Q(absorbed=member)).order_by("-merged_at")),
+        referees_count=Member.objects.filter(referrer=member).count(),
+        sections={name: provider(member) for name, provider in _SECTIONS.items()},
+    )
+
+
+def _net_spend(member: Member) -> dict[str, str]:
+    """Net spend per currency: sales minus refunds."""
+    out: dict[str, Any] = {}
+    rows = Transaction.objects.filter(member=member).values("currency", "kind").annotate(total=_sum("amount"))
+    for row in rows:
+        sign = 1 if row["kind"] == "sale" else -1
+        out[row["currency"]] = out.get(row["currency"], 0) + sign * row["total"]
+    return {k: str(v) for k, v in out.items()}
+
+
+def _sum(field_name: str) -> Any:
+    from django.db.models import Sum
+
+    return Sum(field_name)
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def dashboard_counts() -> dict[str, Any]:
+    today = clock.local_today()
+    month_start = _start_of_local_day(today.replace(day=1))
+    live = Member.objects.filter(status__in=[MemberStatus.ACTIVE, MemberStatus.FROZEN, MemberStatus.PENDING])
+    by_store = list(
+        live.values("store__code", "store__name").annotate(n=Count("id")).order_by("-n")[:15]
+    )
+    by_channel = list(live.values("join_channel").annotate(n=Count("id")).order_by("-n"))
+    return {
+        "members": live.count(),
+        "active": live.filter(status=MemberStatus.ACTIVE).count(),
+        "pending": live.filter(status=MemberStatus.PENDING).count(),
+        "new_this_month": live.filter(joined_at__gte=month_start).count(),
+        "by_store": by_store,
+        "by_channel": by_channel,
+        "joins_by_month": joins_by_month(months=12),
+    }
+
+
+def joins_by_month(months: int = 12) -> list[dict[str, Any]]:
+    today = clock.local_today()
+    first = (today.replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(day=1)
+    rows = (
+        Member.objects.filter(joined_at__gte=_start_of_local_day(first))
+        .annotate(month=TruncMonth("joined_at", tzinfo=clock.member_zone()))
+        .values("month")
+        .annotate(n=Count("id"))
+        .order_by("month")
+    )
+    return [{"month": r["month"].strftime("%Y-%m"), "n": r["n"]} for r in rows]
+
+
+def display_phone_digits(member: Member) -> str:
+    return national_digits(member.phone)
+
+
+def pinyin_of(name: str) -> tuple[str, str]:
+    return pinyin_keys(name)
