@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("PATRON_DEBUG", "1")
-os.environ.setdefault("PATRON_TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
-
-import pytest  # noqa: E402
-from django.db import connection  # noqa: E402
+import pytest
+from django.db import connection
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001

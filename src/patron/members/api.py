@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -234,10 +234,10 @@ def find_member(*, phone: str | None = None, member_no: str | None = None, card_
 
 
 @router.post("", response={201: MemberOut, 200: MemberOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
-def create_member(request: HttpRequest, payload: MemberIn) -> tuple[int, Any]:
+def create_member(request: HttpRequest, payload: MemberIn) -> Any:
     who = require_scope(request, "members:write")
 
-    def write() -> tuple[int, Any]:
+    def write() -> Any:
         data = services.NewMember(
             name=payload.name, phone=payload.phone, email=payload.email, gender=payload.gender,
             birthday=payload.birthday, city=payload.city, language=payload.language,
@@ -249,7 +249,7 @@ def create_member(request: HttpRequest, payload: MemberIn) -> tuple[int, Any]:
         )
         return 201, member_out(services.do_create_member(data=data), who)
 
-    return idempotent(request, payload.dict(), write)
+    return Status(*idempotent(request, payload.dict(), write))
 
 
 @router.get("", response={200: SearchOut, 422: ErrorOut})
@@ -267,12 +267,12 @@ def get_member(request: HttpRequest, member_no: str) -> dict[str, Any]:
 
 
 @router.patch("/{member_no}", response={200: MemberOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
-def update_member(request: HttpRequest, member_no: str, payload: MemberPatch) -> tuple[int, Any]:
+def update_member(request: HttpRequest, member_no: str, payload: MemberPatch) -> Any:
     who = require_scope(request, "members:write")
     changes = payload.dict(exclude_unset=True)
     attributes = changes.pop("attributes", None)
 
-    def write() -> tuple[int, Any]:
+    def write() -> Any:
         member = queries.get_member_by_no(member_no)
         if changes:
             member = services.do_update_member(member=member, changes=changes)
@@ -280,32 +280,32 @@ def update_member(request: HttpRequest, member_no: str, payload: MemberPatch) ->
             member = services.do_set_attributes(member=member, values=attributes, source="api")
         return 200, member_out(member, who)
 
-    return idempotent(request, {"member_no": member_no, **payload.dict(exclude_unset=True)}, write)
+    return Status(*idempotent(request, {"member_no": member_no, **payload.dict(exclude_unset=True)}, write))
 
 
 @router.post("/{member_no}/consents", response={201: MemberOut, 404: ErrorOut, 422: ErrorOut})
-def record_consent(request: HttpRequest, member_no: str, payload: ConsentIn) -> tuple[int, Any]:
+def record_consent(request: HttpRequest, member_no: str, payload: ConsentIn) -> Any:
     who = require_scope(request, "members:write")
 
-    def write() -> tuple[int, Any]:
+    def write() -> Any:
         member = queries.get_member_by_no(member_no)
         services.do_record_consent(member=member, purpose=payload.purpose, granted=payload.granted,
                                    notice_version=payload.notice_version, source="api")
         return 201, member_out(member, who)
 
-    return idempotent(request, {"member_no": member_no, **payload.dict()}, write)
+    return Status(*idempotent(request, {"member_no": member_no, **payload.dict()}, write))
 
 
 @router.post("/{member_no}/tags", response={201: MemberOut, 404: ErrorOut, 422: ErrorOut})
-def tag_member(request: HttpRequest, member_no: str, payload: TagIn) -> tuple[int, Any]:
+def tag_member(request: HttpRequest, member_no: str, payload: TagIn) -> Any:
     who = require_scope(request, "members:write")
 
-    def write() -> tuple[int, Any]:
+    def write() -> Any:
         member = queries.get_member_by_no(member_no)
         services.do_tag_member(member=member, tag_name=payload.tag, source="api")
         return 201, member_out(member, who)
 
-    return idempotent(request, {"member_no": member_no, **payload.dict()}, write)
+    return Status(*idempotent(request, {"member_no": member_no, **payload.dict()}, write))
 
 
 # --------------------------------------------------------------------------- till and transactions
@@ -332,26 +332,26 @@ def _sale_input(payload: TransactionIn, who: Caller, source: str) -> services.Sa
     )
 
 
-def _record_sale(payload: TransactionIn, who: Caller, source: str = "api") -> tuple[int, Any]:
+def _record_sale(payload: TransactionIn, who: Caller, source: str = "api") -> Any:
     txn, created = services.do_record_sale(data=_sale_input(payload, who, source))
     return (201 if created else 200), transaction_out(txn, replayed=not created)
 
 
 @transactions_router.post("/transactions", response={201: TransactionOut, 200: TransactionOut, 404: ErrorOut,
                                                      403: ErrorOut, 409: ErrorOut, 422: ErrorOut})
-def record_transaction(request: HttpRequest, payload: TransactionIn) -> tuple[int, Any]:
+def record_transaction(request: HttpRequest, payload: TransactionIn) -> Any:
     """Record a sale. Retries with the same Idempotency-Key (or the same store + external_id)
     never record it twice."""
     who = require_scope(request, "transactions:write")
-    return idempotent(request, payload.dict(), lambda: _record_sale(payload, who))
+    return Status(*idempotent(request, payload.dict(), lambda: _record_sale(payload, who)))
 
 
 @transactions_router.post("/refunds", response={201: TransactionOut, 200: TransactionOut, 404: ErrorOut,
                                                 403: ErrorOut, 409: ErrorOut, 422: ErrorOut})
-def record_refund(request: HttpRequest, payload: RefundIn) -> tuple[int, Any]:
+def record_refund(request: HttpRequest, payload: RefundIn) -> Any:
     who = require_scope(request, "transactions:write")
 
-    def write() -> tuple[int, Any]:
+    def write() -> Any:
         store = _store(payload.store_code, who)
         original = Transaction.objects.filter(store=store, external_id=payload.original_external_id, kind="sale").first()
         if original is None:
@@ -365,19 +365,19 @@ def record_refund(request: HttpRequest, payload: RefundIn) -> tuple[int, Any]:
         )
         return (201 if created else 200), transaction_out(txn, replayed=not created)
 
-    return idempotent(request, payload.dict(), write)
+    return Status(*idempotent(request, payload.dict(), write))
 
 
 @transactions_router.post("/transactions/bulk", response={200: list[BulkItemOut], 422: ErrorOut})
-def record_transactions_bulk(request: HttpRequest, payload: BulkIn) -> tuple[int, Any]:
+def record_transactions_bulk(request: HttpRequest, payload: BulkIn) -> Any:
     """Up to 1,000 sales in one call; each succeeds or fails on its own and says which."""
     who = require_scope(request, "transactions:write")
 
-    def write() -> tuple[int, Any]:
+    def write() -> Any:
         results = [_bulk_item(item, who) for item in payload.transactions]
         return 200, results
 
-    return idempotent(request, payload.dict(), write)
+    return Status(*idempotent(request, payload.dict(), write))
 
 
 def _bulk_item(item: TransactionIn, who: Caller) -> dict[str, Any]:
