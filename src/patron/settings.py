@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -87,12 +88,10 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "")
     if url:
-        db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-        db.setdefault("TEST", {})
-        return db
+        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -145,7 +144,7 @@ SESSION_COOKIE_SECURE = _env_flag("PATRON_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Program settings that operators may override per deployment.
-PATRON = {
+PATRON: dict[str, Any] = {
     "DEFAULT_REGION": os.environ.get("PATRON_DEFAULT_REGION", "CN"),
     "DEFAULT_CURRENCY": os.environ.get("PATRON_DEFAULT_CURRENCY", "CNY"),
     "MEMBER_TIME_ZONE": "Asia/Shanghai",

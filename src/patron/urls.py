@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("patron.members.urls")),
+    path("", include("patron.api.views")),
     path("", include("patron.console.urls")),
 ]

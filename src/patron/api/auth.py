@@ -16,7 +16,10 @@ def _caller_for(request: HttpRequest, token: str) -> Caller | None:
     if verified is None:
         return None
     request.patron_actor = Actor(  # type: ignore[attr-defined]
-        user=None, label=f"api:{verified.name}"[:150], request_id=getattr(request, "request_id", ""), ip=client_ip(request)
+        user=None,
+        label=f"api:{verified.name}"[:150],
+        request_id=getattr(request, "request_id", ""),
+        ip=client_ip(request),
     )
     return Caller(key_id=verified.id, name=verified.name, scopes=verified.scopes, store_id=verified.store_id)
 

@@ -48,15 +48,24 @@ def do_issue_api_key(*, name: str, scopes: list[str], store: Store | None = None
         raise ValidationFailed(_("Name the key."), fields={"name": _("required")})
     unknown = set(scopes) - set(Scope.values)
     if unknown or not scopes:
-        raise ValidationFailed(_("Choose valid scopes."), fields={"scopes": ", ".join(sorted(unknown)) or _("required")})
+        raise ValidationFailed(
+            _("Choose valid scopes."), fields={"scopes": ", ".join(sorted(unknown)) or _("required")}
+        )
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(24)
     plain = f"pk_{prefix}_{secret}"
     key = ApiKey.objects.create(
-        name=name.strip(), prefix=prefix, secret_hash=_hash(plain), scopes=sorted(set(scopes)), store=store,
-        created_at=clock.now(), created_by=current_actor().label[:150],
+        name=name.strip(),
+        prefix=prefix,
+        secret_hash=_hash(plain),
+        scopes=sorted(set(scopes)),
+        store=store,
+        created_at=clock.now(),
+        created_by=current_actor().label[:150],
     )
-    record_audit("apikey.issue", obj=key, after={"name": key.name, "scopes": key.scopes, "store": store.code if store else None})
+    record_audit(
+        "apikey.issue", obj=key, after={"name": key.name, "scopes": key.scopes, "store": store.code if store else None}
+    )
     return key, plain
 
 

@@ -20,7 +20,7 @@ NAVIGATION: list[tuple[str, Any, Perm | None]] = [
     ("members:store_list", _("Stores"), Perm.STORES_MANAGE),
     ("members:staff_list", _("Staff"), Perm.STAFF_MANAGE),
     ("members:attribute_list", _("Profile fields"), Perm.SETTINGS_MANAGE),
-    ("console:apikey_list", _("API keys"), Perm.APIKEYS_MANAGE),
+    ("apikeys:list", _("API keys"), Perm.APIKEYS_MANAGE),
     ("console:audit_log", _("Audit log"), Perm.AUDIT_VIEW),
 ]
 

@@ -11,7 +11,8 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 def pinyin_keys(name: str) -> tuple[str, str]:
     """(full, initials), lowercase ASCII. Latin names give their letters and word initials."""
-    syllables = [s.lower() for s in lazy_pinyin(name or "", errors=lambda chars: chars.split())]
+    # Characters without pinyin (Latin letters, digits) pass through as they are.
+    syllables = [s.lower() for s in lazy_pinyin(name or "", errors="default")]
     words = [w for s in syllables for w in _NON_ALNUM.split(s) if w]
     full = "".join(words)[:200]
     initials = "".join(w[0] for w in words)[:50]
