@@ -38,7 +38,7 @@ class Money:
             value = Decimal(str(amount))
         except InvalidOperation as exc:
             raise ValueError(f"not an amount: {amount!r}") from exc
-        return cls(value, currency.upper()).quantized()
+        return cls(value, str(currency).upper()).quantized()
 
     @property
     def minor_units(self) -> int:
@@ -46,7 +46,11 @@ class Money:
 
     def quantized(self) -> Money:
         exp = Decimal(1).scaleb(-self.minor_units)
-        return Money(self.amount.quantize(exp, rounding=ROUND_HALF_UP), self.currency)
+        try:
+            value = self.amount.quantize(exp, rounding=ROUND_HALF_UP)
+        except InvalidOperation as exc:  # more digits than the decimal context holds
+            raise ValueError(f"amount out of range: {self.amount!r}") from exc
+        return Money(value, self.currency)
 
     def _same(self, other: Money) -> None:
         if self.currency != other.currency:
