@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -223,7 +224,7 @@ def _net_spend(member: Member) -> dict[str, str]:
     for row in rows:
         sign = 1 if row["kind"] == "sale" else -1
         out[row["currency"]] = out.get(row["currency"], 0) + sign * row["total"]
-    return {k: str(v) for k, v in out.items()}
+    return {k: str(Decimal(v).quantize(Decimal("0.01"))) for k, v in out.items()}
 
 
 def _sum(field_name: str) -> Any:

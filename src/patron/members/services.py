@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -31,6 +33,7 @@ from patron.members.models import (
     ConsentPurpose,
     ConsentRecord,
     EntryRoute,
+    Gender,
     LIVE_STATUSES,
     Member,
     MemberAttribute,
@@ -40,6 +43,7 @@ from patron.members.models import (
     StaffProfile,
     Store,
     Tag,
+    TagSource,
     TimelineEntry,
     Transaction,
     TransactionKind,
@@ -290,6 +294,24 @@ def _clean_profile_value(member: Member, key: str, value: Any) -> Any:
             raise Conflict(_("Card %(card)s already belongs to a member.") % {"card": value}, code=ErrorCode.CARD_TAKEN)
     elif key == "referrer" and value is not None and value.pk == member.pk:
         raise ValidationFailed(_("A member cannot refer themselves."), fields={"referrer": _("self")})
+    elif key == "gender":
+        value = (value or "U").strip() if isinstance(value, str) else value
+        if value not in Gender.values:
+            raise ValidationFailed(_("Unknown gender %(g)s.") % {"g": value}, fields={"gender": _("unknown")})
+    elif key == "language":
+        value = value.strip() if isinstance(value, str) else value
+        if value not in {code for code, _label in settings.LANGUAGES}:
+            raise ValidationFailed(_("Unknown language %(l)s.") % {"l": value}, fields={"language": _("unknown")})
+    elif key == "email":
+        value = (value or "").strip()
+        if value:
+            try:
+                validate_email(value)
+            except DjangoValidationError as exc:
+                raise ValidationFailed(_("%(e)s is not an email address.") % {"e": value},
+                                       fields={"email": _("invalid")}) from exc
+    elif key == "birthday" and value is not None and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
+        raise ValidationFailed(_("The birthday must be a date."), fields={"birthday": _("invalid")})
     elif isinstance(value, str):
         value = value.strip()
     return value
@@ -325,6 +347,9 @@ def do_change_status(*, member: Member, status: str, reason: str) -> Member:
     member = lock_member(member.pk)
     if not reason.strip():
         raise ValidationFailed(_("Give a reason."), code=ErrorCode.REASON_REQUIRED, fields={"reason": _("required")})
+    if status not in MemberStatus.values:
+        raise ValidationFailed(_("Unknown status %(s)s.") % {"s": status}, code=ErrorCode.INVALID_STATUS_CHANGE,
+                               fields={"status": _("unknown")})
     new = MemberStatus(status)
     if new not in _STATUS_MOVES.get(MemberStatus(member.status), set()):
         raise ValidationFailed(
@@ -377,6 +402,7 @@ def do_reject_application(*, member: Member, reason: str) -> Member:
 @transaction.atomic
 def do_record_entry_fee(*, member: Member, amount: Decimal, currency: str) -> Member:
     member = _locked_pending(member)
+    amount = _check_money(amount, currency)
     fee = Decimal(settings.PATRON["ENTRY_FEE"])
     if amount < fee:
         raise ValidationFailed(
@@ -432,10 +458,23 @@ def coerce_attribute(definition: AttributeDefinition, value: Any) -> Any:
     if value is None or value == "":
         return None
     try:
+        if isinstance(value, list | dict | tuple | set):
+            raise ValueError(value)
         if definition.type == AttributeType.INTEGER:
-            return int(value)
+            # Whole numbers only: no bools, and no silent truncation of 1.5 to 1.
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            number = int(value) if isinstance(value, int | float) else int(str(value).strip())
+            if abs(number) >= 2**53:
+                raise ValueError(value)
+            return number
         if definition.type == AttributeType.DECIMAL:
-            return str(Decimal(str(value)))
+            if isinstance(value, bool):
+                raise ValueError(value)
+            number = Decimal(str(value).strip())
+            if not number.is_finite():
+                raise ValueError(value)
+            return str(number)
         if definition.type == AttributeType.BOOLEAN:
             if isinstance(value, bool):
                 return value
@@ -452,7 +491,7 @@ def coerce_attribute(definition: AttributeDefinition, value: Any) -> Any:
                 raise ValueError(value)
             return str(value)
         return str(value).strip()
-    except (ValueError, InvalidOperation) as exc:
+    except (ValueError, TypeError, OverflowError, InvalidOperation) as exc:
         raise ValidationFailed(
             _("%(value)s is not a valid value for %(label)s.") % {"value": value, "label": definition.label},
             code=ErrorCode.INVALID_ATTRIBUTE, fields={definition.key: _("invalid")},
@@ -493,6 +532,8 @@ def do_tag_member(*, member: Member, tag_name: str, source: str = "agent") -> Me
     name = tag_name.strip()
     if not name or len(name) > 50:
         raise ValidationFailed(_("A tag is 1 to 50 characters."), fields={"tag": _("invalid")})
+    if source not in TagSource.values:
+        raise ValidationFailed(_("Unknown tag source %(s)s.") % {"s": source}, fields={"source": _("unknown")})
     tag, _created = Tag.objects.get_or_create(name=name)
     existing = MemberTag.objects.filter(member=member, tag=tag).first()
     if existing:
@@ -599,10 +640,11 @@ def _check_money(amount: Any, currency: str) -> Decimal:
         value = Decimal(str(amount))
     except InvalidOperation as exc:
         raise ValidationFailed(_("Not an amount."), code=ErrorCode.INVALID_AMOUNT, fields={"amount": _("invalid")}) from exc
-    if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2 or value >= Decimal("1e12"):  # type: ignore[operator]
+    # 12.500 is 12.50; 12.505 has a third decimal that a money amount cannot carry.
+    if not value.is_finite() or value <= 0 or value >= Decimal("1e12") or value != value.quantize(Decimal("0.01")):
         raise ValidationFailed(_("The amount must be positive with at most two decimals."), code=ErrorCode.INVALID_AMOUNT,
                                fields={"amount": _("invalid")})
-    return value
+    return value.quantize(Decimal("0.01"))
 
 
 def _check_time(at: dt.datetime) -> dt.datetime:
@@ -613,8 +655,15 @@ def _check_time(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.UTC)
 
 
-def _same_sale(existing: Transaction, data: SaleInput) -> bool:
-    return existing.member_id == data.member.pk and existing.amount == data.amount and existing.currency == data.currency
+def _same_sale(existing: Transaction, data: SaleInput, kind: str = TransactionKind.SALE,
+               original: Transaction | None = None) -> bool:
+    return (
+        existing.member_id == data.member.pk
+        and existing.amount == data.amount
+        and existing.currency == data.currency
+        and existing.kind == kind
+        and existing.original_id == (original.pk if original else None)
+    )
 
 
 @transaction.atomic
@@ -635,8 +684,9 @@ def do_record_sale(*, data: SaleInput) -> tuple[Transaction, bool]:
     return txn, True
 
 
-def _replay_or_conflict(existing: Transaction, data: SaleInput) -> tuple[Transaction, bool]:
-    if _same_sale(existing, data):
+def _replay_or_conflict(existing: Transaction, data: SaleInput, kind: str = TransactionKind.SALE,
+                        original: Transaction | None = None) -> tuple[Transaction, bool]:
+    if _same_sale(existing, data, kind, original):
         return existing, False
     raise Conflict(
         _("Transaction %(id)s of this store was already recorded with different details.") % {"id": data.external_id},
@@ -689,7 +739,7 @@ def do_record_refund(*, original: Transaction, external_id: str, amount: Decimal
     data.amount = _check_money(amount, original.currency)
     existing = Transaction.objects.filter(store=store, external_id=external_id).first()
     if existing is not None:
-        return _replay_or_conflict(existing, data)
+        return _replay_or_conflict(existing, data, TransactionKind.REFUND, original)
     # Lock the sale so two refunds of it cannot both pass the remaining-amount check.
     original = Transaction.objects.select_for_update().get(pk=original.pk)
     if original.kind != TransactionKind.SALE:
@@ -703,7 +753,8 @@ def do_record_refund(*, original: Transaction, external_id: str, amount: Decimal
     member = lock_member(original.member_id)
     txn = _insert_transaction(data, member, _check_time(occurred_at), TransactionKind.REFUND, original)
     if txn is None:
-        return _replay_or_conflict(Transaction.objects.get(store=store, external_id=external_id), data)
+        return _replay_or_conflict(Transaction.objects.get(store=store, external_id=external_id), data,
+                                   TransactionKind.REFUND, original)
     return txn, True
 
 
