@@ -240,9 +240,7 @@ def dashboard_counts() -> dict[str, Any]:
     today = clock.local_today()
     month_start = _start_of_local_day(today.replace(day=1))
     live = Member.objects.filter(status__in=[MemberStatus.ACTIVE, MemberStatus.FROZEN, MemberStatus.PENDING])
-    by_store = list(
-        live.values("store__code", "store__name").annotate(n=Count("id")).order_by("-n")[:15]
-    )
+    by_store = list(live.values("store__code", "store__name").annotate(n=Count("id")).order_by("-n")[:15])
     by_channel = list(live.values("join_channel").annotate(n=Count("id")).order_by("-n"))
     return {
         "members": live.count(),

@@ -28,13 +28,13 @@ from patron.core.types import is_known_currency
 from patron.members import events
 from patron.members.errors import ErrorCode
 from patron.members.models import (
+    LIVE_STATUSES,
     AttributeDefinition,
     AttributeType,
     ConsentPurpose,
     ConsentRecord,
     EntryRoute,
     Gender,
-    LIVE_STATUSES,
     Member,
     MemberAttribute,
     MemberMerge,
@@ -77,15 +77,22 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def do_create_store(*, code: str, name: str, city: str, name_en: str = "", region: str = "", address: str = "") -> Store:
+def do_create_store(
+    *, code: str, name: str, city: str, name_en: str = "", region: str = "", address: str = ""
+) -> Store:
     code = code.strip().upper()
     if not code or not name.strip() or not city.strip():
         raise ValidationFailed(_("Store code, name and city are required."))
     if Store.objects.filter(code=code).exists():
         raise Conflict(_("A store with code %(code)s already exists.") % {"code": code}, fields={"code": _("taken")})
     store = Store.objects.create(
-        code=code, name=name.strip(), name_en=name_en.strip(), city=city.strip(), region=region.strip(),
-        address=address.strip(), created_at=clock.now(),
+        code=code,
+        name=name.strip(),
+        name_en=name_en.strip(),
+        city=city.strip(),
+        region=region.strip(),
+        address=address.strip(),
+        created_at=clock.now(),
     )
     record_audit("store.create", obj=store, after={"code": code, "name": store.name, "city": store.city})
     return store
@@ -117,15 +124,25 @@ def do_create_staff(
         raise ValidationFailed(_("A cashier must be bound to a store."), fields={"store": _("required")})
     if User.objects.filter(username=username).exists():
         raise Conflict(_("The username %(u)s is taken.") % {"u": username}, fields={"username": _("taken")})
-    user = User.objects.create_user(username=username, password=password, email=email, role=role, display_name=display_name)
+    user = User.objects.create_user(
+        username=username, password=password, email=email, role=role, display_name=display_name
+    )
     StaffProfile.objects.create(user=user, store=store)
-    record_audit("staff.create", obj=user, after={"username": username, "role": role, "store": store.code if store else None})
+    record_audit(
+        "staff.create", obj=user, after={"username": username, "role": role, "store": store.code if store else None}
+    )
     return user
 
 
 @transaction.atomic
-def do_update_staff(*, user: Any, role: str | None = None, store: Store | None = None, is_active: bool | None = None,
-                    display_name: str | None = None) -> Any:
+def do_update_staff(
+    *,
+    user: Any,
+    role: str | None = None,
+    store: Store | None = None,
+    is_active: bool | None = None,
+    display_name: str | None = None,
+) -> Any:
     before = {"role": user.role, "is_active": user.is_active, "store": _staff_store_code(user)}
     if role is not None:
         user.role = Role(role)
@@ -139,8 +156,12 @@ def do_update_staff(*, user: Any, role: str | None = None, store: Store | None =
         raise ValidationFailed(_("A cashier must be bound to a store."), fields={"store": _("required")})
     profile.save()
     user.save()
-    record_audit("staff.update", obj=user, before=before,
-                 after={"role": user.role, "is_active": user.is_active, "store": store.code if store else None})
+    record_audit(
+        "staff.update",
+        obj=user,
+        before=before,
+        after={"role": user.role, "is_active": user.is_active, "store": store.code if store else None},
+    )
     return user
 
 
@@ -189,16 +210,33 @@ def do_create_member(*, data: NewMember) -> Member:
     route = EntryRoute(data.entry_route or entry_threshold())
     _check_phone_free(phone)
     if data.card_no and Member.objects.filter(card_no=data.card_no).exists():
-        raise Conflict(_("Card %(card)s already belongs to a member.") % {"card": data.card_no}, code=ErrorCode.CARD_TAKEN)
+        raise Conflict(
+            _("Card %(card)s already belongs to a member.") % {"card": data.card_no}, code=ErrorCode.CARD_TAKEN
+        )
     full, initials = pinyin_keys(name)
     now = clock.now()
     member = Member(
-        member_no=random_member_no(), card_no=data.card_no or None, name=name, name_pinyin=full, name_initials=initials,
-        phone=phone, phone_last4=phone[-4:], email=(data.email or "").strip(), gender=data.gender or "U",
-        birthday=data.birthday, city=(data.city or "").strip(), language=data.language or "zh-hans", store=data.store,
-        joined_at=data.joined_at or now, join_channel=data.join_channel, entry_route=route, referrer=data.referrer,
-        promoter=data.promoter, status=MemberStatus.ACTIVE if route == EntryRoute.OPEN else MemberStatus.PENDING,
-        created_at=now, updated_at=now,
+        member_no=random_member_no(),
+        card_no=data.card_no or None,
+        name=name,
+        name_pinyin=full,
+        name_initials=initials,
+        phone=phone,
+        phone_last4=phone[-4:],
+        email=(data.email or "").strip(),
+        gender=data.gender or "U",
+        birthday=data.birthday,
+        city=(data.city or "").strip(),
+        language=data.language or "zh-hans",
+        store=data.store,
+        joined_at=data.joined_at or now,
+        join_channel=data.join_channel,
+        entry_route=route,
+        referrer=data.referrer,
+        promoter=data.promoter,
+        status=MemberStatus.ACTIVE if route == EntryRoute.OPEN else MemberStatus.PENDING,
+        created_at=now,
+        updated_at=now,
     )
     _insert_with_unique_number(member)
     for purpose, granted in data.consents.items():
@@ -219,7 +257,9 @@ def _check_phone_free(phone: str, exclude: Member | None = None) -> None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():
         raise Conflict(
-            _("This phone number already belongs to a member."), code=ErrorCode.PHONE_TAKEN, fields={"phone": _("taken")}
+            _("This phone number already belongs to a member."),
+            code=ErrorCode.PHONE_TAKEN,
+            fields={"phone": _("taken")},
         )
 
 
@@ -265,8 +305,12 @@ def do_update_member(*, member: Member, changes: dict[str, Any]) -> Member:
     member.save()
     shown = {k: (_display(v[0]), _display(v[1])) for k, v in changed.items()}
     add_timeline(member, "profile_changed", fields=sorted(changed))
-    record_audit("member.update", obj=member, before={k: v[0] for k, v in shown.items()},
-                 after={k: v[1] for k, v in shown.items()})
+    record_audit(
+        "member.update",
+        obj=member,
+        before={k: v[0] for k, v in shown.items()},
+        after={k: v[1] for k, v in shown.items()},
+    )
     publish(events.MemberProfileChanged(member.pk, tuple(sorted(changed))))
     return member
 
@@ -308,8 +352,9 @@ def _clean_profile_value(member: Member, key: str, value: Any) -> Any:
             try:
                 validate_email(value)
             except DjangoValidationError as exc:
-                raise ValidationFailed(_("%(e)s is not an email address.") % {"e": value},
-                                       fields={"email": _("invalid")}) from exc
+                raise ValidationFailed(
+                    _("%(e)s is not an email address.") % {"e": value}, fields={"email": _("invalid")}
+                ) from exc
     elif key == "birthday" and value is not None and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
         raise ValidationFailed(_("The birthday must be a date."), fields={"birthday": _("invalid")})
     elif isinstance(value, str):
@@ -348,8 +393,11 @@ def do_change_status(*, member: Member, status: str, reason: str) -> Member:
     if not reason.strip():
         raise ValidationFailed(_("Give a reason."), code=ErrorCode.REASON_REQUIRED, fields={"reason": _("required")})
     if status not in MemberStatus.values:
-        raise ValidationFailed(_("Unknown status %(s)s.") % {"s": status}, code=ErrorCode.INVALID_STATUS_CHANGE,
-                               fields={"status": _("unknown")})
+        raise ValidationFailed(
+            _("Unknown status %(s)s.") % {"s": status},
+            code=ErrorCode.INVALID_STATUS_CHANGE,
+            fields={"status": _("unknown")},
+        )
     new = MemberStatus(status)
     if new not in _STATUS_MOVES.get(MemberStatus(member.status), set()):
         raise ValidationFailed(
@@ -393,8 +441,9 @@ def do_approve_application(*, member: Member, note: str = "") -> Member:
 @transaction.atomic
 def do_reject_application(*, member: Member, reason: str) -> Member:
     if not reason.strip():
-        raise ValidationFailed(_("Give a reason for the rejection."), code=ErrorCode.REASON_REQUIRED,
-                               fields={"reason": _("required")})
+        raise ValidationFailed(
+            _("Give a reason for the rejection."), code=ErrorCode.REASON_REQUIRED, fields={"reason": _("required")}
+        )
     member = _locked_pending(member)
     return _set_status(member, MemberStatus.REJECTED, reason.strip(), action="member.reject")
 
@@ -434,13 +483,20 @@ def _append_consent(member: Member, purpose: str, granted: bool, notice_version:
     if purpose not in ConsentPurpose.values:
         raise ValidationFailed(_("Unknown consent purpose %(p)s.") % {"p": purpose}, fields={"purpose": _("unknown")})
     return ConsentRecord.objects.create(
-        member=member, purpose=purpose, granted=bool(granted), notice_version=notice_version or "",
-        source=source, actor_label=current_actor().label[:150], at=clock.now(),
+        member=member,
+        purpose=purpose,
+        granted=bool(granted),
+        notice_version=notice_version or "",
+        source=source,
+        actor_label=current_actor().label[:150],
+        at=clock.now(),
     )
 
 
 @transaction.atomic
-def do_record_consent(*, member: Member, purpose: str, granted: bool, notice_version: str, source: str) -> ConsentRecord:
+def do_record_consent(
+    *, member: Member, purpose: str, granted: bool, notice_version: str, source: str
+) -> ConsentRecord:
     member = lock_member(member.pk)
     record = _append_consent(member, purpose, granted, notice_version, source)
     add_timeline(member, "consent", purpose=purpose, granted=bool(granted), source=source)
@@ -494,23 +550,27 @@ def coerce_attribute(definition: AttributeDefinition, value: Any) -> Any:
     except (ValueError, TypeError, OverflowError, InvalidOperation) as exc:
         raise ValidationFailed(
             _("%(value)s is not a valid value for %(label)s.") % {"value": value, "label": definition.label},
-            code=ErrorCode.INVALID_ATTRIBUTE, fields={definition.key: _("invalid")},
+            code=ErrorCode.INVALID_ATTRIBUTE,
+            fields={definition.key: _("invalid")},
         ) from exc
 
 
 def _set_attribute(member: Member, key: str, value: Any, source: str) -> None:
     definition = AttributeDefinition.objects.filter(key=key, is_active=True).first()
     if definition is None:
-        raise ValidationFailed(_("Unknown attribute %(key)s.") % {"key": key}, code=ErrorCode.UNKNOWN_ATTRIBUTE,
-                               fields={key: _("unknown")})
+        raise ValidationFailed(
+            _("Unknown attribute %(key)s.") % {"key": key}, code=ErrorCode.UNKNOWN_ATTRIBUTE, fields={key: _("unknown")}
+        )
     coerced = coerce_attribute(definition, value)
     if coerced is None:
         MemberAttribute.objects.filter(member=member, definition=definition).delete()
         return
     if definition.sensitive and not has_consent(member, ConsentPurpose.SENSITIVE):
         raise ValidationFailed(
-            _("%(label)s is sensitive and the member has not consented to its collection.") % {"label": definition.label},
-            code=ErrorCode.CONSENT_REQUIRED, fields={key: _("consent required")},
+            _("%(label)s is sensitive and the member has not consented to its collection.")
+            % {"label": definition.label},
+            code=ErrorCode.CONSENT_REQUIRED,
+            fields={key: _("consent required")},
         )
     MemberAttribute.objects.update_or_create(
         member=member, definition=definition, defaults={"value": coerced, "source": source, "updated_at": clock.now()}
@@ -538,8 +598,9 @@ def do_tag_member(*, member: Member, tag_name: str, source: str = "agent") -> Me
     existing = MemberTag.objects.filter(member=member, tag=tag).first()
     if existing:
         return existing
-    link = MemberTag.objects.create(member=member, tag=tag, source=source, tagged_at=clock.now(),
-                                    actor_label=current_actor().label[:150])
+    link = MemberTag.objects.create(
+        member=member, tag=tag, source=source, tagged_at=clock.now(), actor_label=current_actor().label[:150]
+    )
     add_timeline(member, "tagged", tag=name, source=source)
     publish(events.MemberTagged(member.pk, name, source))
     return link
@@ -553,15 +614,23 @@ def do_untag_member(*, member: Member, tag_name: str) -> None:
 
 
 @transaction.atomic
-def do_define_attribute(*, key: str, label: str, label_en: str, type: str, choices: list[str] | None = None,
-                        sensitive: bool = False) -> AttributeDefinition:
+def do_define_attribute(
+    *, key: str, label: str, label_en: str, type: str, choices: list[str] | None = None, sensitive: bool = False
+) -> AttributeDefinition:
     if type not in AttributeType.values:
         raise ValidationFailed(_("Unknown attribute type %(t)s.") % {"t": type}, fields={"type": _("unknown")})
     if type == AttributeType.CHOICE and not choices:
         raise ValidationFailed(_("A choice attribute needs choices."), fields={"choices": _("required")})
     definition, _created = AttributeDefinition.objects.update_or_create(
-        key=key, defaults={"label": label, "label_en": label_en, "type": type, "choices": choices or [],
-                           "sensitive": sensitive, "is_active": True},
+        key=key,
+        defaults={
+            "label": label,
+            "label_en": label_en,
+            "type": type,
+            "choices": choices or [],
+            "sensitive": sensitive,
+            "is_active": True,
+        },
     )
     record_audit("attribute.define", obj=definition, after={"key": key, "type": type, "sensitive": sensitive})
     return definition
@@ -574,8 +643,9 @@ def do_define_attribute(*, key: str, label: str, label_en: str, type: str, choic
 def do_reveal_phone(*, member: Member, reason: str) -> str:
     """Show a member's full phone number to a role allowed to see it, leaving an audit row."""
     if not reason.strip():
-        raise ValidationFailed(_("Say why you need the full number."), code=ErrorCode.REASON_REQUIRED,
-                               fields={"reason": _("required")})
+        raise ValidationFailed(
+            _("Say why you need the full number."), code=ErrorCode.REASON_REQUIRED, fields={"reason": _("required")}
+        )
     record_audit("member.reveal_phone", obj=member, reason=reason.strip())
     return member.phone
 
@@ -629,21 +699,31 @@ def check_store_allowed(user: Any, store: Store) -> None:
     if user is None or getattr(user, "role", None) != Role.CASHIER or user.is_superuser:
         return
     if _staff_store_code(user) != store.code:
-        raise PermissionDenied(_("You can only record transactions for your own store."), code=ErrorCode.STORE_NOT_ALLOWED)
+        raise PermissionDenied(
+            _("You can only record transactions for your own store."), code=ErrorCode.STORE_NOT_ALLOWED
+        )
 
 
 def _check_money(amount: Any, currency: str) -> Decimal:
     if not is_known_currency(currency):
-        raise ValidationFailed(_("Unknown currency %(c)s.") % {"c": currency}, code=ErrorCode.UNKNOWN_CURRENCY,
-                               fields={"currency": _("unknown")})
+        raise ValidationFailed(
+            _("Unknown currency %(c)s.") % {"c": currency},
+            code=ErrorCode.UNKNOWN_CURRENCY,
+            fields={"currency": _("unknown")},
+        )
     try:
         value = Decimal(str(amount))
     except InvalidOperation as exc:
-        raise ValidationFailed(_("Not an amount."), code=ErrorCode.INVALID_AMOUNT, fields={"amount": _("invalid")}) from exc
+        raise ValidationFailed(
+            _("Not an amount."), code=ErrorCode.INVALID_AMOUNT, fields={"amount": _("invalid")}
+        ) from exc
     # 12.500 is 12.50; 12.505 has a third decimal that a money amount cannot carry.
     if not value.is_finite() or value <= 0 or value >= Decimal("1e12") or value != value.quantize(Decimal("0.01")):
-        raise ValidationFailed(_("The amount must be positive with at most two decimals."), code=ErrorCode.INVALID_AMOUNT,
-                               fields={"amount": _("invalid")})
+        raise ValidationFailed(
+            _("The amount must be positive with at most two decimals."),
+            code=ErrorCode.INVALID_AMOUNT,
+            fields={"amount": _("invalid")},
+        )
     return value.quantize(Decimal("0.01"))
 
 
@@ -655,8 +735,9 @@ def _check_time(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.UTC)
 
 
-def _same_sale(existing: Transaction, data: SaleInput, kind: str = TransactionKind.SALE,
-               original: Transaction | None = None) -> bool:
+def _same_sale(
+    existing: Transaction, data: SaleInput, kind: str = TransactionKind.SALE, original: Transaction | None = None
+) -> bool:
     return (
         existing.member_id == data.member.pk
         and existing.amount == data.amount
@@ -684,13 +765,15 @@ def do_record_sale(*, data: SaleInput) -> tuple[Transaction, bool]:
     return txn, True
 
 
-def _replay_or_conflict(existing: Transaction, data: SaleInput, kind: str = TransactionKind.SALE,
-                        original: Transaction | None = None) -> tuple[Transaction, bool]:
+def _replay_or_conflict(
+    existing: Transaction, data: SaleInput, kind: str = TransactionKind.SALE, original: Transaction | None = None
+) -> tuple[Transaction, bool]:
     if _same_sale(existing, data, kind, original):
         return existing, False
     raise Conflict(
         _("Transaction %(id)s of this store was already recorded with different details.") % {"id": data.external_id},
-        code=ErrorCode.DUPLICATE_TRANSACTION, fields={"external_id": _("already used")},
+        code=ErrorCode.DUPLICATE_TRANSACTION,
+        fields={"external_id": _("already used")},
     )
 
 
@@ -698,29 +781,58 @@ def _check_can_transact(member: Member) -> None:
     if member.status == MemberStatus.FROZEN:
         raise ValidationFailed(_("This membership is frozen."), code=ErrorCode.MEMBER_FROZEN)
     if member.status not in LIVE_STATUSES:
-        raise ValidationFailed(_("This membership is %(s)s.") % {"s": member.get_status_display()},
-                               code=ErrorCode.MEMBER_NOT_ACTIVE)
+        raise ValidationFailed(
+            _("This membership is %(s)s.") % {"s": member.get_status_display()}, code=ErrorCode.MEMBER_NOT_ACTIVE
+        )
 
 
-def _insert_transaction(data: SaleInput, member: Member, occurred_at: dt.datetime, kind: str,
-                        original: Transaction | None) -> Transaction | None:
+def _insert_transaction(
+    data: SaleInput, member: Member, occurred_at: dt.datetime, kind: str, original: Transaction | None
+) -> Transaction | None:
     try:
         with transaction.atomic():
             txn = Transaction.objects.create(
-                member=member, store=data.store, kind=kind, original=original, external_id=data.external_id,
-                occurred_at=occurred_at, amount=data.amount, currency=data.currency, channel=data.channel,
-                source=data.source, created_at=clock.now(),
+                member=member,
+                store=data.store,
+                kind=kind,
+                original=original,
+                external_id=data.external_id,
+                occurred_at=occurred_at,
+                amount=data.amount,
+                currency=data.currency,
+                channel=data.channel,
+                source=data.source,
+                created_at=clock.now(),
             )
     except IntegrityError:
         return None
     TransactionLine.objects.bulk_create(
-        TransactionLine(transaction=txn, sku=line.sku, category=line.category, quantity=line.quantity, amount=line.amount)
+        TransactionLine(
+            transaction=txn, sku=line.sku, category=line.category, quantity=line.quantity, amount=line.amount
+        )
         for line in data.lines
     )
-    add_timeline(member, kind, transaction_id=txn.pk, amount=txn.amount, currency=txn.currency,
-                 store=data.store.code, external_id=data.external_id)
-    publish(events.TransactionRecorded(txn.pk, member.pk, data.store.pk, kind, txn.amount, txn.currency,
-                                       occurred_at, original.pk if original else None))
+    add_timeline(
+        member,
+        kind,
+        transaction_id=txn.pk,
+        amount=txn.amount,
+        currency=txn.currency,
+        store=data.store.code,
+        external_id=data.external_id,
+    )
+    publish(
+        events.TransactionRecorded(
+            txn.pk,
+            member.pk,
+            data.store.pk,
+            kind,
+            txn.amount,
+            txn.currency,
+            occurred_at,
+            original.pk if original else None,
+        )
+    )
     return txn
 
 
@@ -730,12 +842,29 @@ def refunded_so_far(original: Transaction) -> Decimal:
 
 
 @transaction.atomic
-def do_record_refund(*, original: Transaction, external_id: str, amount: Decimal, occurred_at: dt.datetime,
-                     store: Store | None = None, lines: Iterable[LineInput] = (), source: str = "api") -> tuple[Transaction, bool]:
+def do_record_refund(
+    *,
+    original: Transaction,
+    external_id: str,
+    amount: Decimal,
+    occurred_at: dt.datetime,
+    store: Store | None = None,
+    lines: Iterable[LineInput] = (),
+    source: str = "api",
+) -> tuple[Transaction, bool]:
     """Refund all or part of a sale; never more than what is left of it."""
     store = store or original.store
-    data = SaleInput(store=store, member=original.member, external_id=external_id, occurred_at=occurred_at,
-                     amount=amount, currency=original.currency, channel=original.channel, lines=list(lines), source=source)
+    data = SaleInput(
+        store=store,
+        member=original.member,
+        external_id=external_id,
+        occurred_at=occurred_at,
+        amount=amount,
+        currency=original.currency,
+        channel=original.channel,
+        lines=list(lines),
+        source=source,
+    )
     data.amount = _check_money(amount, original.currency)
     existing = Transaction.objects.filter(store=store, external_id=external_id).first()
     if existing is not None:
@@ -748,13 +877,15 @@ def do_record_refund(*, original: Transaction, external_id: str, amount: Decimal
     if data.amount > remaining:
         raise ValidationFailed(
             _("The refund of %(a)s is more than the %(r)s left of the sale.") % {"a": data.amount, "r": remaining},
-            code=ErrorCode.REFUND_EXCEEDS_SALE, fields={"amount": _("too large")},
+            code=ErrorCode.REFUND_EXCEEDS_SALE,
+            fields={"amount": _("too large")},
         )
     member = lock_member(original.member_id)
     txn = _insert_transaction(data, member, _check_time(occurred_at), TransactionKind.REFUND, original)
     if txn is None:
-        return _replay_or_conflict(Transaction.objects.get(store=store, external_id=external_id), data,
-                                   TransactionKind.REFUND, original)
+        return _replay_or_conflict(
+            Transaction.objects.get(store=store, external_id=external_id), data, TransactionKind.REFUND, original
+        )
     return txn, True
 
 
@@ -781,8 +912,9 @@ def do_merge_members(*, survivor: Member, absorbed: Member, reason: str) -> Memb
     if survivor.pk == absorbed.pk:
         raise ValidationFailed(_("Choose two different members."), code=ErrorCode.MERGE_SAME_MEMBER)
     if not reason.strip():
-        raise ValidationFailed(_("Give a reason for the merge."), code=ErrorCode.REASON_REQUIRED,
-                               fields={"reason": _("required")})
+        raise ValidationFailed(
+            _("Give a reason for the merge."), code=ErrorCode.REASON_REQUIRED, fields={"reason": _("required")}
+        )
     first, second = sorted([survivor.pk, absorbed.pk])  # lock in id order: no deadlock with a reverse merge
     lock_member(first)
     lock_member(second)
@@ -805,11 +937,21 @@ def do_merge_members(*, survivor: Member, absorbed: Member, reason: str) -> Memb
     absorbed.merged_into = survivor
     absorbed.save(update_fields=["merged_into"])
     _set_status(absorbed, MemberStatus.MERGED, reason.strip(), action="member.merged_away")
-    merge = MemberMerge.objects.create(survivor=survivor, absorbed=absorbed, moved=moved, reason=reason.strip(),
-                                       merged_at=clock.now(), merged_by=current_actor().label[:150])
+    merge = MemberMerge.objects.create(
+        survivor=survivor,
+        absorbed=absorbed,
+        moved=moved,
+        reason=reason.strip(),
+        merged_at=clock.now(),
+        merged_by=current_actor().label[:150],
+    )
     add_timeline(survivor, "merged", absorbed=absorbed.member_no, merge_id=merge.pk)
-    record_audit("member.merge", obj=survivor, after={"absorbed": absorbed.member_no, "merge_id": merge.pk},
-                 reason=reason.strip())
+    record_audit(
+        "member.merge",
+        obj=survivor,
+        after={"absorbed": absorbed.member_no, "merge_id": merge.pk},
+        reason=reason.strip(),
+    )
     publish(events.MembersMerged(survivor.pk, absorbed.pk, merge.pk))
     return merge
 
@@ -839,8 +981,10 @@ def do_undo_merge(*, merge: MemberMerge, reason: str) -> MemberMerge:
     if merge.undone_at is not None:
         raise ValidationFailed(_("This merge was already undone."), code=ErrorCode.ALREADY_UNDONE)
     if clock.now() - merge.merged_at > dt.timedelta(days=settings.PATRON["MERGE_UNDO_DAYS"]):
-        raise ValidationFailed(_("Merges can be undone for %(d)s days only.") % {"d": settings.PATRON["MERGE_UNDO_DAYS"]},
-                               code=ErrorCode.UNDO_EXPIRED)
+        raise ValidationFailed(
+            _("Merges can be undone for %(d)s days only.") % {"d": settings.PATRON["MERGE_UNDO_DAYS"]},
+            code=ErrorCode.UNDO_EXPIRED,
+        )
     survivor, absorbed = merge.survivor, merge.absorbed
     lock_member(min(survivor.pk, absorbed.pk))
     lock_member(max(survivor.pk, absorbed.pk))
@@ -861,7 +1005,8 @@ def do_undo_merge(*, merge: MemberMerge, reason: str) -> MemberMerge:
     merge.undone_by = current_actor().label[:150]
     merge.save(update_fields=["undone_at", "undone_by"])
     add_timeline(survivor, "merge_undone", absorbed=absorbed.member_no, merge_id=merge.pk)
-    record_audit("member.unmerge", obj=survivor, after={"absorbed": absorbed.member_no, "merge_id": merge.pk},
-                 reason=reason)
+    record_audit(
+        "member.unmerge", obj=survivor, after={"absorbed": absorbed.member_no, "merge_id": merge.pk}, reason=reason
+    )
     publish(events.MergeUndone(survivor.pk, absorbed.pk, merge.pk))
     return merge
