@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "patron.members",
     "patron.console",
     "patron.api",
+    "patron.demo",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,61 @@
+"""`patron demo-data --members N --months M --seed S [--if-empty]`: fill an empty registry with demo data."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from patron.core import clock
+from patron.demo.generator import DemoConfig, DemoStats, generate
+from patron.members.models import Member
+
+
+class Command(BaseCommand):
+    help = "Generate a deterministic demo programme: stores, staff accounts, members and their purchases."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--members", type=int, default=20_000)
+        parser.add_argument("--months", type=int, default=24)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--batch", type=int, default=2000, help="members written per transaction")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing when members already exist")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if Member.objects.exists():
+            if options["if_empty"]:
+                self.stdout.write("Members already exist; demo data left as it is.")
+                return
+            raise CommandError("The database already has members; demo data goes into an empty registry.")
+        if options["members"] < 1 or options["months"] < 1:
+            raise CommandError("--members and --months must be at least 1.")
+        config = DemoConfig(
+            members=options["members"],
+            months=options["months"],
+            seed=options["seed"],
+            now=clock.now(),
+            batch_members=max(1, options["batch"]),
+        )
+        self.stdout.write(f"Generating {config.members:,} members over {config.months} months (seed {config.seed})…")
+        self._last_report = 0.0
+        stats = generate(config, progress=lambda s: self._progress(s, config.members))
+        self._summary(stats)
+
+    def _progress(self, stats: DemoStats, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last_report < 5 and stats.members < total:  # a line every five seconds is enough
+            return
+        self._last_report = now
+        self.stdout.write(
+            f"  {stats.members:>10,} / {total:,} members, {stats.transactions:,} transactions, {stats.seconds:.0f} s"
+        )
+
+    def _summary(self, stats: DemoStats) -> None:
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Done in {stats.seconds:.1f} s: {stats.members:,} members ({stats.members_per_second:,.0f}/s), "
+                f"{stats.transactions:,} transactions ({stats.transactions_per_second:,.0f}/s), {stats.lines:,} lines, "
+                f"{stats.timeline:,} timeline rows, {stats.consents:,} consents, {stats.tags:,} tags."
+            )
+        )
