@@ -101,10 +101,11 @@ def search_queryset(text: str, qs: QuerySet[Member] | None = None) -> QuerySet[M
         return _prefix(qs, "name", text)
     if is_latin_query(text):
         key = text.lower().replace(" ", "")
-        return _prefix(qs, "name_pinyin", key) | _prefix(qs, "name_initials", key)
+        return _prefix(qs, "name_pinyin", key) | _prefix(qs, "name_initials", key) | qs.filter(card_no=text)
     if "@" in text:
         return qs.filter(email__iexact=text)
-    return qs.none()
+    # Card numbers may carry letters and dashes ("VIP-0042"): an exact match on the number.
+    return qs.filter(Q(card_no=text) | Q(member_no=text))
 
 
 def _search_digits(text: str, qs: QuerySet[Member]) -> QuerySet[Member]:
