@@ -925,9 +925,15 @@ def do_merge_members(*, survivor: Member, absorbed: Member, reason: str) -> Memb
     moved = _move_records(absorbed, survivor)
     moved["tags"] = _move_unique_children(MemberTag, "tag_id", absorbed, survivor)
     moved["attributes"] = _move_unique_children(MemberAttribute, "definition_id", absorbed, survivor)
-    moved["referees"] = list(Member.objects.filter(referrer=absorbed).values_list("pk", flat=True))
-    Member.objects.filter(referrer=absorbed).update(referrer=survivor)
+    # Referees follow the person; the survivor itself (if the absorbed record referred it) keeps
+    # its history rather than becoming its own referrer.
+    referees = Member.objects.filter(referrer=absorbed).exclude(pk=survivor.pk)
+    moved["referees"] = list(referees.values_list("pk", flat=True))
+    referees.update(referrer=survivor)
     moved["absorbed_card_no"] = absorbed.card_no
+    # What undo puts back: the absorbed record's status as it was (pending, active or frozen).
+    moved["absorbed_status"] = absorbed.status
+    moved["absorbed_status_reason"] = absorbed.status_reason
     if absorbed.card_no and not survivor.card_no:
         card = absorbed.card_no
         Member.objects.filter(pk=absorbed.pk).update(card_no=None)
@@ -1000,7 +1006,11 @@ def do_undo_merge(*, merge: MemberMerge, reason: str) -> MemberMerge:
     absorbed.refresh_from_db()
     absorbed.merged_into = None
     absorbed.save(update_fields=["merged_into"])
-    _set_status(absorbed, MemberStatus.ACTIVE, reason or _("Merge undone"), action="member.unmerge")
+    prior = merge.moved.get("absorbed_status", MemberStatus.ACTIVE)
+    _set_status(absorbed, MemberStatus(prior), reason or _("Merge undone"), action="member.unmerge")
+    if "absorbed_status_reason" in merge.moved:
+        absorbed.status_reason = merge.moved["absorbed_status_reason"]
+        absorbed.save(update_fields=["status_reason"])
     merge.undone_at = clock.now()
     merge.undone_by = current_actor().label[:150]
     merge.save(update_fields=["undone_at", "undone_by"])
