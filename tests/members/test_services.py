@@ -797,3 +797,40 @@ def test_dashboard_counts_live_members(store):
     assert (counts["members"], counts["active"], counts["pending"]) == (2, 1, 1)
     assert counts["new_this_month"] == 2
     assert pending.pk
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"email": "nope"}, "email"),
+        ({"gender": "X"}, "gender"),
+        ({"language": "fr"}, "language"),
+        ({"birthday": dt.date(2999, 1, 1)}, "birthday"),
+        ({"birthday": "1990-01-01"}, "birthday"),
+        ({"join_channel": "pigeon"}, "join_channel"),
+    ],
+)
+def test_sign_up_refuses_invalid_profile_values(kw, field):
+    with pytest.raises(ValidationFailed) as err:
+        make_member(**kw)
+    assert field in err.value.fields
+    assert not Member.objects.exists()
+
+
+def test_sign_up_refuses_unknown_entry_route():
+    with pytest.raises(ValidationFailed):
+        make_member(entry_route="lottery")
+
+
+def test_update_member_none_for_a_text_field_clears_it():
+    member = make_member(city="上海")
+    services.do_update_member(member=member, changes={"city": None})
+    member.refresh_from_db()
+    assert member.city == ""
+
+
+def test_qr_token_of_a_merged_member_identifies_the_survivor():
+    survivor, absorbed = make_member(), make_member()
+    token = services.issue_qr_token(absorbed)
+    services.do_merge_members(survivor=survivor, absorbed=absorbed, reason="same person")
+    assert services.member_from_qr_token(token) == survivor

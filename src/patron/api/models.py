@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class Scope(models.TextChoices):
     MEMBERS_READ = "members:read", _("Read members")
     MEMBERS_WRITE = "members:write", _("Create and update members")
+    MEMBERS_PII = "members:pii", _("See full phone numbers and birthdays")
     TRANSACTIONS_WRITE = "transactions:write", _("Record transactions and refunds")
     POS = "pos", _("Identify members at the till")
 

@@ -27,6 +27,11 @@ class ErrorOut(Schema):
     fields: dict[str, str] = {}
 
 
+# Every refusal a write can answer with: `idempotent` turns a DomainError into a stored response,
+# so each write declares them all (an undeclared status is a ConfigError, i.e. a 500).
+WRITE_ERRORS: dict[int, Any] = dict.fromkeys((400, 403, 404, 409, 422), ErrorOut)
+
+
 class MemberIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     phone: str = Field(..., max_length=30)
@@ -196,8 +201,9 @@ def _store(code: str | None, caller: Caller) -> Store:
     if caller.store_id is not None:
         store = Store.objects.get(pk=caller.store_id)
         if code and code != store.code:
-            raise PermissionDenied(_("This API key belongs to store %(s)s.") % {"s": store.code},
-                                   code=ErrorCode.STORE_NOT_ALLOWED)
+            raise PermissionDenied(
+                _("This API key belongs to store %(s)s.") % {"s": store.code}, code=ErrorCode.STORE_NOT_ALLOWED
+            )
         return store
     if not code:
         raise ValidationFailed(_("Name the store (store_code)."), fields={"store_code": _("required")})
@@ -207,8 +213,9 @@ def _store(code: str | None, caller: Caller) -> Store:
     return store
 
 
-def find_member(*, phone: str | None = None, member_no: str | None = None, card_no: str | None = None,
-                qr_token: str | None = None) -> Member:
+def find_member(
+    *, phone: str | None = None, member_no: str | None = None, card_no: str | None = None, qr_token: str | None = None
+) -> Member:
     if qr_token:
         return services.member_from_qr_token(qr_token)
     qs = Member.objects.select_related("store").exclude(status__in=["merged", "erased", "rejected"])
@@ -220,8 +227,11 @@ def find_member(*, phone: str | None = None, member_no: str | None = None, card_
     elif phone:
         e164 = try_normalize(phone)
         if e164 is None:
-            raise ValidationFailed(_("%(p)s is not a valid phone number.") % {"p": phone}, code=ErrorCode.INVALID_PHONE,
-                                   fields={"phone": _("invalid")})
+            raise ValidationFailed(
+                _("%(p)s is not a valid phone number.") % {"p": phone},
+                code=ErrorCode.INVALID_PHONE,
+                fields={"phone": _("invalid")},
+            )
         member = qs.filter(phone=e164, status__in=["pending", "active", "frozen"]).first()
     else:
         raise ValidationFailed(_("Give a phone, member number, card number or QR token."))
@@ -233,18 +243,26 @@ def find_member(*, phone: str | None = None, member_no: str | None = None, card_
 # --------------------------------------------------------------------------- members
 
 
-@router.post("", response={201: MemberOut, 200: MemberOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.post("", response={201: MemberOut, 200: MemberOut, **WRITE_ERRORS})
 def create_member(request: HttpRequest, payload: MemberIn) -> Any:
     who = require_scope(request, "members:write")
 
     def write() -> Any:
         data = services.NewMember(
-            name=payload.name, phone=payload.phone, email=payload.email, gender=payload.gender,
-            birthday=payload.birthday, city=payload.city, language=payload.language,
+            name=payload.name,
+            phone=payload.phone,
+            email=payload.email,
+            gender=payload.gender,
+            birthday=payload.birthday,
+            city=payload.city,
+            language=payload.language,
             store=_store(payload.store_code, who) if (payload.store_code or who.store_id) else None,
-            join_channel=payload.join_channel, card_no=payload.card_no,
+            join_channel=payload.join_channel,
+            card_no=payload.card_no,
             referrer=find_member(member_no=payload.referrer_member_no) if payload.referrer_member_no else None,
-            consents=payload.consents, notice_version=payload.notice_version, consent_source="api",
+            consents=payload.consents,
+            notice_version=payload.notice_version,
+            consent_source="api",
             attributes=payload.attributes,
         )
         return 201, member_out(services.do_create_member(data=data), who)
@@ -253,8 +271,13 @@ def create_member(request: HttpRequest, payload: MemberIn) -> Any:
 
 
 @router.get("", response={200: SearchOut, 422: ErrorOut})
-def search_members(request: HttpRequest, q: str = "", tag: str = "", page: int = Query(1, ge=1),
-                   size: int = Query(25, ge=1, le=200)) -> dict[str, Any]:
+def search_members(
+    request: HttpRequest,
+    q: str = Query("", max_length=200),
+    tag: str = Query("", max_length=50),
+    page: int = Query(1, ge=1, le=1_000_000),
+    size: int = Query(25, ge=1, le=200),
+) -> dict[str, Any]:
     who = require_scope(request, "members:read")
     result = queries.list_members(queries.MemberFilter(q=q, tag=tag), page=page, size=size)
     return {"items": [member_out(m, who) for m in result.items], "page": result.number, "has_next": result.has_next}
@@ -266,7 +289,7 @@ def get_member(request: HttpRequest, member_no: str) -> dict[str, Any]:
     return member_out(queries.get_member_by_no(member_no), who)
 
 
-@router.patch("/{member_no}", response={200: MemberOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.patch("/{member_no}", response={200: MemberOut, **WRITE_ERRORS})
 def update_member(request: HttpRequest, member_no: str, payload: MemberPatch) -> Any:
     who = require_scope(request, "members:write")
     changes = payload.dict(exclude_unset=True)
@@ -283,20 +306,25 @@ def update_member(request: HttpRequest, member_no: str, payload: MemberPatch) ->
     return Status(*idempotent(request, {"member_no": member_no, **payload.dict(exclude_unset=True)}, write))
 
 
-@router.post("/{member_no}/consents", response={201: MemberOut, 404: ErrorOut, 422: ErrorOut})
+@router.post("/{member_no}/consents", response={201: MemberOut, **WRITE_ERRORS})
 def record_consent(request: HttpRequest, member_no: str, payload: ConsentIn) -> Any:
     who = require_scope(request, "members:write")
 
     def write() -> Any:
         member = queries.get_member_by_no(member_no)
-        services.do_record_consent(member=member, purpose=payload.purpose, granted=payload.granted,
-                                   notice_version=payload.notice_version, source="api")
+        services.do_record_consent(
+            member=member,
+            purpose=payload.purpose,
+            granted=payload.granted,
+            notice_version=payload.notice_version,
+            source="api",
+        )
         return 201, member_out(member, who)
 
     return Status(*idempotent(request, {"member_no": member_no, **payload.dict()}, write))
 
 
-@router.post("/{member_no}/tags", response={201: MemberOut, 404: ErrorOut, 422: ErrorOut})
+@router.post("/{member_no}/tags", response={201: MemberOut, **WRITE_ERRORS})
 def tag_member(request: HttpRequest, member_no: str, payload: TagIn) -> Any:
     who = require_scope(request, "members:write")
 
@@ -320,15 +348,23 @@ def identify(request: HttpRequest, payload: IdentifyIn) -> dict[str, Any]:
 
 def _sale_input(payload: TransactionIn, who: Caller, source: str) -> services.SaleInput:
     if payload.amount <= 0:
-        raise ValidationFailed(_("The amount must be positive."), code=ErrorCode.INVALID_AMOUNT,
-                               fields={"amount": _("must be positive")})
+        raise ValidationFailed(
+            _("The amount must be positive."), code=ErrorCode.INVALID_AMOUNT, fields={"amount": _("must be positive")}
+        )
     member = find_member(member_no=payload.member_no, card_no=payload.card_no, phone=payload.phone)
     return services.SaleInput(
-        store=_store(payload.store_code, who), member=member, external_id=payload.external_id,
-        occurred_at=payload.occurred_at, amount=payload.amount, currency=payload.currency.upper(),
-        channel=payload.channel, source=source,
-        lines=[services.LineInput(sku=x.sku, category=x.category, quantity=x.quantity, amount=x.amount)
-               for x in payload.lines],
+        store=_store(payload.store_code, who),
+        member=member,
+        external_id=payload.external_id,
+        occurred_at=payload.occurred_at,
+        amount=payload.amount,
+        currency=payload.currency.upper(),
+        channel=payload.channel,
+        source=source,
+        lines=[
+            services.LineInput(sku=x.sku, category=x.category, quantity=x.quantity, amount=x.amount)
+            for x in payload.lines
+        ],
     )
 
 
@@ -337,8 +373,7 @@ def _record_sale(payload: TransactionIn, who: Caller, source: str = "api") -> An
     return (201 if created else 200), transaction_out(txn, replayed=not created)
 
 
-@transactions_router.post("/transactions", response={201: TransactionOut, 200: TransactionOut, 404: ErrorOut,
-                                                     403: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@transactions_router.post("/transactions", response={201: TransactionOut, 200: TransactionOut, **WRITE_ERRORS})
 def record_transaction(request: HttpRequest, payload: TransactionIn) -> Any:
     """Record a sale. Retries with the same Idempotency-Key (or the same store + external_id)
     never record it twice."""
@@ -346,29 +381,37 @@ def record_transaction(request: HttpRequest, payload: TransactionIn) -> Any:
     return Status(*idempotent(request, payload.dict(), lambda: _record_sale(payload, who)))
 
 
-@transactions_router.post("/refunds", response={201: TransactionOut, 200: TransactionOut, 404: ErrorOut,
-                                                403: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@transactions_router.post("/refunds", response={201: TransactionOut, 200: TransactionOut, **WRITE_ERRORS})
 def record_refund(request: HttpRequest, payload: RefundIn) -> Any:
     who = require_scope(request, "transactions:write")
 
     def write() -> Any:
         store = _store(payload.store_code, who)
-        original = Transaction.objects.filter(store=store, external_id=payload.original_external_id, kind="sale").first()
+        original = Transaction.objects.filter(
+            store=store, external_id=payload.original_external_id, kind="sale"
+        ).first()
         if original is None:
-            raise NotFound(_("No sale %(id)s at this store.") % {"id": payload.original_external_id},
-                           code=ErrorCode.ORIGINAL_NOT_FOUND)
+            raise NotFound(
+                _("No sale %(id)s at this store.") % {"id": payload.original_external_id},
+                code=ErrorCode.ORIGINAL_NOT_FOUND,
+            )
         txn, created = services.do_record_refund(
-            original=original, external_id=payload.external_id, amount=payload.amount,
-            occurred_at=payload.occurred_at, store=store,
-            lines=[services.LineInput(sku=x.sku, category=x.category, quantity=x.quantity, amount=x.amount)
-                   for x in payload.lines],
+            original=original,
+            external_id=payload.external_id,
+            amount=payload.amount,
+            occurred_at=payload.occurred_at,
+            store=store,
+            lines=[
+                services.LineInput(sku=x.sku, category=x.category, quantity=x.quantity, amount=x.amount)
+                for x in payload.lines
+            ],
         )
         return (201 if created else 200), transaction_out(txn, replayed=not created)
 
     return Status(*idempotent(request, payload.dict(), write))
 
 
-@transactions_router.post("/transactions/bulk", response={200: list[BulkItemOut], 422: ErrorOut})
+@transactions_router.post("/transactions/bulk", response={200: list[BulkItemOut], **WRITE_ERRORS})
 def record_transactions_bulk(request: HttpRequest, payload: BulkIn) -> Any:
     """Up to 1,000 sales in one call; each succeeds or fails on its own and says which."""
     who = require_scope(request, "transactions:write")

@@ -133,7 +133,8 @@ class Page:
 
 def paginate(qs: QuerySet[Any], page: int, size: int = 25) -> Page:
     """Pages without a COUNT(*): at a million rows, counting costs more than the page."""
-    page = max(1, page)
+    # Bounded so the OFFSET stays inside a 64-bit integer whatever a caller asks for.
+    page = max(1, min(page, 10_000_000))
     size = max(1, min(size, 200))
     rows = list(qs[(page - 1) * size : page * size + 1])
     return Page(items=rows[:size], number=page, size=size, has_next=len(rows) > size)

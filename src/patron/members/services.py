@@ -35,6 +35,7 @@ from patron.members.models import (
     ConsentRecord,
     EntryRoute,
     Gender,
+    JoinChannel,
     Member,
     MemberAttribute,
     MemberMerge,
@@ -207,7 +208,14 @@ def do_create_member(*, data: NewMember) -> Member:
     if not name:
         raise ValidationFailed(_("A name is required."), fields={"name": _("required")})
     phone = normalize_phone(data.phone)
+    if (data.entry_route or "open") not in EntryRoute.values:
+        raise ValidationFailed(_("Unknown entry route %(r)s.") % {"r": data.entry_route})
+    if data.join_channel not in JoinChannel.values:
+        raise ValidationFailed(
+            _("Unknown join channel %(c)s.") % {"c": data.join_channel}, fields={"join_channel": _("unknown")}
+        )
     route = EntryRoute(data.entry_route or entry_threshold())
+    clean = {key: _clean_plain_value(key, getattr(data, key)) for key in ("email", "gender", "language", "birthday")}
     _check_phone_free(phone)
     if data.card_no and Member.objects.filter(card_no=data.card_no).exists():
         raise Conflict(
@@ -223,11 +231,11 @@ def do_create_member(*, data: NewMember) -> Member:
         name_initials=initials,
         phone=phone,
         phone_last4=phone[-4:],
-        email=(data.email or "").strip(),
-        gender=data.gender or "U",
-        birthday=data.birthday,
+        email=clean["email"],
+        gender=clean["gender"],
+        birthday=clean["birthday"],
         city=(data.city or "").strip(),
-        language=data.language or "zh-hans",
+        language=clean["language"],
         store=data.store,
         joined_at=data.joined_at or now,
         join_channel=data.join_channel,
@@ -338,12 +346,19 @@ def _clean_profile_value(member: Member, key: str, value: Any) -> Any:
             raise Conflict(_("Card %(card)s already belongs to a member.") % {"card": value}, code=ErrorCode.CARD_TAKEN)
     elif key == "referrer" and value is not None and value.pk == member.pk:
         raise ValidationFailed(_("A member cannot refer themselves."), fields={"referrer": _("self")})
-    elif key == "gender":
+    else:
+        value = _clean_plain_value(key, value)
+    return value
+
+
+def _clean_plain_value(key: str, value: Any) -> Any:
+    """Checks of profile fields that do not depend on other members (sign-up and update alike)."""
+    if key == "gender":
         value = (value or "U").strip() if isinstance(value, str) else value
         if value not in Gender.values:
             raise ValidationFailed(_("Unknown gender %(g)s.") % {"g": value}, fields={"gender": _("unknown")})
     elif key == "language":
-        value = value.strip() if isinstance(value, str) else value
+        value = (value or "zh-hans").strip() if isinstance(value, str) or value is None else value
         if value not in {code for code, _label in settings.LANGUAGES}:
             raise ValidationFailed(_("Unknown language %(l)s.") % {"l": value}, fields={"language": _("unknown")})
     elif key == "email":
@@ -355,11 +370,23 @@ def _clean_profile_value(member: Member, key: str, value: Any) -> Any:
                 raise ValidationFailed(
                     _("%(e)s is not an email address.") % {"e": value}, fields={"email": _("invalid")}
                 ) from exc
-    elif key == "birthday" and value is not None and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
-        raise ValidationFailed(_("The birthday must be a date."), fields={"birthday": _("invalid")})
-    elif isinstance(value, str):
-        value = value.strip()
+    elif key == "birthday":
+        _check_birthday(value)
+    elif key in _TEXT_FIELDS:
+        value = (value or "").strip()
     return value
+
+
+_TEXT_FIELDS = {"city"}
+
+
+def _check_birthday(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ValidationFailed(_("The birthday must be a date."), fields={"birthday": _("invalid")})
+    if value > clock.local_today() or value.year < 1900:
+        raise ValidationFailed(_("The birthday is not a plausible date."), fields={"birthday": _("invalid")})
 
 
 def lock_member(pk: int) -> Member:
@@ -665,6 +692,11 @@ def member_from_qr_token(token: str) -> Member:
     except signing.BadSignature as exc:
         raise ValidationFailed(_("The QR code is invalid or has expired."), code=ErrorCode.INVALID_TOKEN) from exc
     member = Member.objects.filter(member_no=member_no).first()
+    # A code shown before a merge still identifies the person: follow the merge to the survivor.
+    for _hop in range(5):
+        if member is None or member.merged_into_id is None:
+            break
+        member = Member.objects.filter(pk=member.merged_into_id).first()
     if member is None:
         raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
     return member
