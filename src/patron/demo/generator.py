@@ -91,17 +91,17 @@ TAGS: list[tuple[str, str, int]] = [  # name, English, weight
     ("红酒爱好者", "Wine lover", 3),
 ]
 
-CATEGORIES: list[tuple[str, str, int, float]] = [  # name, SKU prefix, weight, typical unit price
-    ("粮油", "GY", 16, 45.0),
-    ("生鲜", "SX", 22, 28.0),
-    ("日化", "RH", 14, 32.0),
-    ("零食饮料", "LS", 16, 15.0),
-    ("母婴", "MY", 7, 120.0),
-    ("酒水", "JS", 6, 160.0),
-    ("家电", "JD", 3, 680.0),
-    ("服饰", "FS", 6, 150.0),
-    ("美妆", "MZ", 6, 210.0),
-    ("家居", "JJ", 4, 90.0),
+CATEGORIES: list[tuple[str, str, int]] = [  # name, SKU prefix, weight
+    ("粮油", "GY", 16),
+    ("生鲜", "SX", 22),
+    ("日化", "RH", 14),
+    ("零食饮料", "LS", 16),
+    ("母婴", "MY", 7),
+    ("酒水", "JS", 6),
+    ("家电", "JD", 3),
+    ("服饰", "FS", 6),
+    ("美妆", "MZ", 6),
+    ("家居", "JJ", 4),
 ]
 
 JOIN_CHANNELS = [
@@ -614,7 +614,7 @@ class DemoGenerator:
         shares[0] += cents - sum(shares)  # the first line takes the rounding so lines add up exactly
         lines = []
         for share in shares:
-            name, prefix, _weight, _price = CATEGORIES[self.category_pick.pick(rng)]
+            name, prefix, _weight = CATEGORIES[self.category_pick.pick(rng)]
             quantity = f"{rng.uniform(0.2, 3):.3f}" if prefix == "SX" else f"{rng.randint(1, 4)}.000"
             lines.append(Line(f"{prefix}{rng.randrange(1, 3000):05d}", name, quantity, share))
         return tuple(lines)

@@ -30,11 +30,11 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Patron demo — sign in at {DEMO_URL}\n")
-        self.stdout.write(f"{'role':<12} {'username':<18} {'password':<18} store")
-        self.stdout.write("-" * 64)
+        self.stdout.write(f"{'role':<12} {'username':<18} {'password':<18} {'store':<10} description")
+        self.stdout.write("-" * 80)
         for role, username, _display in ROLE_USERS:
             if username in existing:
+                store = stores.get(username, "")
                 self.stdout.write(
-                    f"{role.value:<12} {username:<18} {DEMO_PASSWORD:<18} {stores.get(username, '')}"
-                    f"  ({ROLE_LABELS[role]})"
+                    f"{role.value:<12} {username:<18} {DEMO_PASSWORD:<18} {store:<10} {ROLE_LABELS[role]}"
                 )
