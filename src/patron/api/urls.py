@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 
 from patron.api.auth import BearerKey, HeaderKey
 from patron.core.api import error_body
 from patron.core.errors import DomainError
 from patron.members.api import router as members_router
 from patron.members.api import transactions_router
+
+
+def _refuse_unstorable(value: Any, where: str) -> None:
+    """NUL characters and lone surrogates cannot be stored (PostgreSQL refuses them): say so up front."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where} contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{where} is not valid Unicode") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key, where)
+            _refuse_unstorable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_unstorable(item, where)
+
+
+class StrictJsonParser(Parser):
+    """JSON bodies (a parse failure is a 400) and query strings without characters no database stores."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = json.loads(request.body)
+        _refuse_unstorable(data, "body")
+        return data
+
+    def parse_querydict(self, data: Any, list_fields: list[str], request: HttpRequest) -> Any:
+        result = super().parse_querydict(data, list_fields, request)
+        try:
+            _refuse_unstorable(result, "query")
+        except ValueError as exc:
+            raise NinjaValidationError([{"loc": ("query",), "msg": str(exc), "type": "value_error"}]) from exc
+        return result
+
 
 api = NinjaAPI(
     title="Patron API",
@@ -20,6 +60,7 @@ api = NinjaAPI(
     "Idempotency-Key header; errors are JSON with a stable `code`.",
     auth=[BearerKey(), HeaderKey()],
     urls_namespace="api-v1",
+    parser=StrictJsonParser(),
 )
 api.add_router("/members", members_router)
 api.add_router("/", transactions_router)

@@ -42,6 +42,8 @@ def get_member(pk: int) -> Member:
 
 
 def get_member_by_no(member_no: str) -> Member:
+    if not member_no or len(member_no) > 20 or "\x00" in member_no:  # cannot be a member number
+        raise NotFound("Member not found.", code=ErrorCode.MEMBER_NOT_FOUND)
     member = Member.objects.select_related("store").filter(member_no=member_no).first()
     if member is None:
         raise NotFound("Member not found.", code=ErrorCode.MEMBER_NOT_FOUND)

@@ -762,9 +762,15 @@ def _check_money(amount: Any, currency: str) -> Decimal:
 def _check_time(at: dt.datetime) -> dt.datetime:
     if at.tzinfo is None:
         raise ValidationFailed(_("The time needs a time zone."), fields={"occurred_at": _("no time zone")})
-    if at > clock.now() + dt.timedelta(minutes=10):
+    try:
+        utc = at.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01 at +08:00 has no UTC form
+        raise ValidationFailed(_("The time is out of range."), fields={"occurred_at": _("out of range")}) from exc
+    if utc > clock.now() + dt.timedelta(minutes=10):
         raise ValidationFailed(_("The time is in the future."), fields={"occurred_at": _("in the future")})
-    return at.astimezone(dt.UTC)
+    if utc.year < 1970:
+        raise ValidationFailed(_("The time is too far in the past."), fields={"occurred_at": _("too old")})
+    return utc
 
 
 def _same_sale(
