@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -30,11 +31,13 @@ class Command(BaseCommand):
             raise CommandError("The database already has members; demo data goes into an empty registry.")
         if options["members"] < 1 or options["months"] < 1:
             raise CommandError("--members and --months must be at least 1.")
+        # History ends at the start of today (local): the same seed gives the same rows all day long.
+        until = dt.datetime.combine(clock.local_today(), dt.time.min, tzinfo=clock.member_zone())
         config = DemoConfig(
             members=options["members"],
             months=options["months"],
             seed=options["seed"],
-            now=clock.now(),
+            now=until,
             batch_members=max(1, options["batch"]),
         )
         self.stdout.write(f"Generating {config.members:,} members over {config.months} months (seed {config.seed})…")
