@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from tests.factories import make_member, make_sale
 
 from patron.core import clock
 from patron.core.errors import DomainError
 from patron.members import services
 from patron.members.models import Member, Transaction
-from tests.factories import make_member, make_sale
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
