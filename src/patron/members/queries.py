@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
 
 from patron.core import clock
 from patron.core.errors import NotFound
@@ -37,16 +38,16 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 def get_member(pk: int) -> Member:
     member = Member.objects.select_related("store").filter(pk=pk).first()
     if member is None:
-        raise NotFound("Member not found.", code=ErrorCode.MEMBER_NOT_FOUND)
+        raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
     return member
 
 
 def get_member_by_no(member_no: str) -> Member:
     if not member_no or len(member_no) > 20 or "\x00" in member_no:  # cannot be a member number
-        raise NotFound("Member not found.", code=ErrorCode.MEMBER_NOT_FOUND)
+        raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
     member = Member.objects.select_related("store").filter(member_no=member_no).first()
     if member is None:
-        raise NotFound("Member not found.", code=ErrorCode.MEMBER_NOT_FOUND)
+        raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
     return member
 
 
@@ -197,7 +198,9 @@ def register_360_section(name: str, provider: Any) -> None:
 
 def member_360(member: Member, *, transactions: int = 20, timeline: int = 50) -> Member360:
     txns = list(
-        Transaction.objects.filter(member=member).select_related("store").order_by("-occurred_at", "-id")[:transactions]
+        Transaction.objects.filter(member=member)
+        .select_related("store", "original")
+        .order_by("-occurred_at", "-id")[:transactions]
     )
     sales = Transaction.objects.filter(member=member, kind="sale")
     agg = sales.aggregate(count=Count("id"))

@@ -126,7 +126,12 @@ def do_create_staff(
     if User.objects.filter(username=username).exists():
         raise Conflict(_("The username %(u)s is taken.") % {"u": username}, fields={"username": _("taken")})
     user = User.objects.create_user(
-        username=username, password=password, email=email, role=role, display_name=display_name
+        username=username,
+        password=password,
+        email=email,
+        role=role,
+        display_name=display_name,
+        is_staff=role == Role.ADMIN,  # program admins also get Django's admin for back-office data
     )
     StaffProfile.objects.create(user=user, store=store)
     record_audit(
@@ -147,6 +152,7 @@ def do_update_staff(
     before = {"role": user.role, "is_active": user.is_active, "store": _staff_store_code(user)}
     if role is not None:
         user.role = Role(role)
+        user.is_staff = user.role == Role.ADMIN
     if is_active is not None:
         user.is_active = is_active
     if display_name is not None:
@@ -621,6 +627,8 @@ def do_tag_member(*, member: Member, tag_name: str, source: str = "agent") -> Me
         raise ValidationFailed(_("A tag is 1 to 50 characters."), fields={"tag": _("invalid")})
     if source not in TagSource.values:
         raise ValidationFailed(_("Unknown tag source %(s)s.") % {"s": source}, fields={"source": _("unknown")})
+    member = lock_member(member.pk)  # two taggings of one member queue here instead of racing the unique key
+    _check_not_closed(member)
     tag, _created = Tag.objects.get_or_create(name=name)
     existing = MemberTag.objects.filter(member=member, tag=tag).first()
     if existing:
