@@ -171,7 +171,7 @@ def member_out(member: Member, caller: Caller) -> dict[str, Any]:
         "birthday": member.birthday if full else None,
         "city": member.city,
         "language": member.language,
-        "store_code": member.store.code if member.store_id else None,
+        "store_code": member.store.code if member.store is not None else None,
         "status": member.status,
         "joined_at": member.joined_at,
         "join_channel": member.join_channel,
@@ -191,7 +191,7 @@ def transaction_out(txn: Transaction, replayed: bool = False) -> dict[str, Any]:
         "amount": txn.amount,
         "currency": txn.currency,
         "channel": txn.channel,
-        "original_external_id": txn.original.external_id if txn.original_id else None,
+        "original_external_id": txn.original.external_id if txn.original is not None else None,
         "replayed": replayed,
     }
 
@@ -207,10 +207,10 @@ def _store(code: str | None, caller: Caller) -> Store:
         return store
     if not code:
         raise ValidationFailed(_("Name the store (store_code)."), fields={"store_code": _("required")})
-    store = Store.objects.filter(code=code).first()
-    if store is None:
+    found = Store.objects.filter(code=code).first()
+    if found is None:
         raise NotFound(_("No store %(s)s.") % {"s": code}, code=ErrorCode.STORE_NOT_FOUND)
-    return store
+    return found
 
 
 def find_member(

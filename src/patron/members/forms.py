@@ -165,7 +165,8 @@ class MemberEditForm(MemberForm):
             "store": member.store_id,
             "card_no": member.card_no or "",
         }
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         phone = self.fields["phone"]
         phone.required = False
         phone.help_text = _("Now %(masked)s. Leave blank to keep it.") % {"masked": masked_phone}
@@ -218,7 +219,8 @@ def _attribute_field(definition: AttributeDefinition) -> forms.Field:
         return forms.ChoiceField(choices=_blank_first((c, c) for c in definition.choices), **common)
     if definition.type == AttributeType.BOOLEAN:
         return forms.ChoiceField(choices=_blank_first([("yes", _("Yes")), ("no", _("No"))]), **common)
-    input_type = {AttributeType.DATE: "date", AttributeType.INTEGER: "number"}.get(definition.type, "text")
+    input_types: dict[str, str] = {AttributeType.DATE: "date", AttributeType.INTEGER: "number"}
+    input_type = input_types.get(definition.type, "text")
     return forms.CharField(widget=forms.TextInput(attrs={"type": input_type}), **common)
 
 
@@ -234,7 +236,8 @@ class AttributesForm(forms.Form):
     """One field per active extended-profile attribute; the service checks the values."""
 
     def __init__(self, *args: Any, current: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(*args, initial={k: _attribute_initial(v) for k, v in current.items()}, **kwargs)
+        kwargs["initial"] = {k: _attribute_initial(v) for k, v in current.items()}
+        super().__init__(*args, **kwargs)
         for definition in AttributeDefinition.objects.filter(is_active=True):
             self.fields[definition.key] = _attribute_field(definition)
 
@@ -277,7 +280,8 @@ class SaleForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["store"]
         if cashier:  # a cashier records sales for their own store only
-            field.queryset = Store.objects.filter(pk=own_store.pk if own_store else None)  # type: ignore[attr-defined]
+            own = Store.objects.filter(pk=own_store.pk) if own_store else Store.objects.none()
+            field.queryset = own  # type: ignore[attr-defined]
         else:
             field.queryset = Store.objects.filter(is_active=True)  # type: ignore[attr-defined]
         field.initial = own_store

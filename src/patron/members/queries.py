@@ -169,7 +169,9 @@ def current_consent_state(member: Member) -> dict[str, ConsentRecord]:
 
 
 def staff_store(user: Any) -> Store | None:
-    profile = StaffProfile.objects.filter(user_id=getattr(user, "pk", None)).select_related("store").first()
+    if getattr(user, "pk", None) is None:
+        return None
+    profile = StaffProfile.objects.filter(user_id=user.pk).select_related("store").first()
     return profile.store if profile else None
 
 

@@ -560,10 +560,10 @@ def coerce_attribute(definition: AttributeDefinition, value: Any) -> Any:
         if definition.type == AttributeType.DECIMAL:
             if isinstance(value, bool):
                 raise ValueError(value)
-            number = Decimal(str(value).strip())
-            if not number.is_finite():
+            decimal = Decimal(str(value).strip())
+            if not decimal.is_finite():
                 raise ValueError(value)
-            return str(number)
+            return str(decimal)
         if definition.type == AttributeType.BOOLEAN:
             if isinstance(value, bool):
                 return value

@@ -61,7 +61,7 @@ def _field_names(names: list[str]) -> str:
     labels = []
     for name in names:
         try:
-            labels.append(str(Member._meta.get_field(name).verbose_name))
+            labels.append(str(getattr(Member._meta.get_field(name), "verbose_name", name)))
         except FieldDoesNotExist:  # a field that no longer exists: show its name
             labels.append(name)
     return ", ".join(labels)
@@ -580,12 +580,15 @@ def store_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --------------------------------------------------------------------------- staff
 
 
+def _role_label(user: Any) -> str:
+    role = role_of(user)
+    return str(ROLE_LABELS[role]) if role is not None else str(user.role)
+
+
 def _staff_rows() -> list[dict[str, Any]]:
     stores = {p.user_id: p.store for p in StaffProfile.objects.select_related("store")}
     users = get_user_model().objects.order_by("username")
-    return [
-        {"user": u, "role": ROLE_LABELS.get(role_of(u) or u.role, u.role), "store": stores.get(u.pk)} for u in users
-    ]
+    return [{"user": u, "role": _role_label(u), "store": stores.get(u.pk)} for u in users]
 
 
 @require_perm(Perm.STAFF_MANAGE)
