@@ -15,7 +15,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -316,7 +316,7 @@ class DemoConfig:
 class _Weighted:
     """rng.choices with precomputed cumulative weights: the hot loop draws millions of times."""
 
-    def __init__(self, items: list[Any], weights: list[float]) -> None:
+    def __init__(self, items: Sequence[Any], weights: Sequence[float]) -> None:
         self.items = items
         self.cum = list(itertools.accumulate(weights))
         self.total = self.cum[-1]
@@ -325,7 +325,7 @@ class _Weighted:
         return self.items[bisect.bisect(self.cum, rng.random() * self.total)]
 
 
-def _weighted(pairs: list[tuple[Any, float]]) -> _Weighted:
+def _weighted(pairs: Sequence[tuple[Any, float]]) -> _Weighted:
     return _Weighted([p[0] for p in pairs], [p[1] for p in pairs])
 
 
@@ -680,7 +680,7 @@ class DemoGenerator:
 
 def _table(model: type[Model], *names: str) -> tuple[str, list[str]]:
     meta = model._meta
-    return meta.db_table, [meta.get_field(n).column for n in names]  # type: ignore[union-attr]
+    return meta.db_table, [str(meta.get_field(n).column) for n in names]  # type: ignore[union-attr]
 
 
 MEMBER_COLUMNS = _table(
