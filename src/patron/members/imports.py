@@ -309,7 +309,7 @@ def parse_time(value: Any, key: str = "occurred_at") -> dt.datetime:
     if at.tzinfo is None:
         at = at.replace(tzinfo=clock.member_zone())
     try:
-        return services._check_time(at)  # the same rule as a sale through the API: aware, not in the future
+        return services.check_time(at)  # the same rule as a sale through the API: aware, not in the future
     except ValidationFailed as exc:
         raise RowProblem(key, exc.message) from exc
 
@@ -352,7 +352,7 @@ _MONEY_NOISE = re.compile(r"[,，¥￥\s]")
 
 def parse_amount(text: str, currency: str, key: str = "amount") -> Decimal:
     try:
-        return services._check_money(_MONEY_NOISE.sub("", text), currency)  # positive, at most 2 decimals
+        return services.check_money(_MONEY_NOISE.sub("", text), currency)  # positive, at most 2 decimals
     except ValidationFailed as exc:
         raise RowProblem(key, f"{text or '∅'}: {exc.message}") from exc
 
@@ -906,7 +906,7 @@ class TransactionImporter:
         )
         for p in plan:
             if p.txn.member_id in pending and p.original is None:
-                services._maybe_activate_on_purchase(services.lock_member(p.txn.member_id), p.txn)
+                services.maybe_activate_on_purchase(services.lock_member(p.txn.member_id), p.txn)
 
 
 def _importer(kind: str, dry_run: bool) -> MemberImporter | TransactionImporter:

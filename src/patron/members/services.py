@@ -484,7 +484,7 @@ def do_reject_application(*, member: Member, reason: str) -> Member:
 @transaction.atomic
 def do_record_entry_fee(*, member: Member, amount: Decimal, currency: str) -> Member:
     member = _locked_pending(member)
-    amount = _check_money(amount, currency)
+    amount = check_money(amount, currency)
     fee = Decimal(settings.PATRON["ENTRY_FEE"])
     if amount < fee:
         raise ValidationFailed(
@@ -495,7 +495,7 @@ def do_record_entry_fee(*, member: Member, amount: Decimal, currency: str) -> Me
     return _activate(member, EntryRoute.FEE, _("Membership fee paid"), "member.fee_paid")
 
 
-def _maybe_activate_on_purchase(member: Member, txn: Transaction) -> None:
+def maybe_activate_on_purchase(member: Member, txn: Transaction) -> None:
     if member.status != MemberStatus.PENDING or member.entry_route != EntryRoute.FIRST_PURCHASE:
         return
     if txn.kind == TransactionKind.SALE and txn.amount >= Decimal(settings.PATRON["ENTRY_MIN_PURCHASE"]):
@@ -744,7 +744,7 @@ def check_store_allowed(user: Any, store: Store) -> None:
         )
 
 
-def _check_money(amount: Any, currency: str) -> Decimal:
+def check_money(amount: Any, currency: str) -> Decimal:
     if not is_known_currency(currency):
         raise ValidationFailed(
             _("Unknown currency %(c)s.") % {"c": currency},
@@ -767,7 +767,7 @@ def _check_money(amount: Any, currency: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def _check_time(at: dt.datetime) -> dt.datetime:
+def check_time(at: dt.datetime) -> dt.datetime:
     if at.tzinfo is None:
         raise ValidationFailed(_("The time needs a time zone."), fields={"occurred_at": _("no time zone")})
     try:
@@ -796,9 +796,9 @@ def _same_sale(
 @transaction.atomic
 def do_record_sale(*, data: SaleInput) -> tuple[Transaction, bool]:
     """Record a purchase. Returns (transaction, created); a replay of the same sale returns the first."""
-    amount = _check_money(data.amount, data.currency)
+    amount = check_money(data.amount, data.currency)
     data.amount = amount
-    occurred_at = _check_time(data.occurred_at)
+    occurred_at = check_time(data.occurred_at)
     existing = Transaction.objects.filter(store=data.store, external_id=data.external_id).first()
     if existing is not None:
         return _replay_or_conflict(existing, data)
@@ -807,7 +807,7 @@ def do_record_sale(*, data: SaleInput) -> tuple[Transaction, bool]:
     txn = _insert_transaction(data, member, occurred_at, TransactionKind.SALE, None)
     if txn is None:  # a concurrent request with the same external id committed first
         return _replay_or_conflict(Transaction.objects.get(store=data.store, external_id=data.external_id), data)
-    _maybe_activate_on_purchase(member, txn)
+    maybe_activate_on_purchase(member, txn)
     return txn, True
 
 
@@ -911,7 +911,7 @@ def do_record_refund(
         lines=list(lines),
         source=source,
     )
-    data.amount = _check_money(amount, original.currency)
+    data.amount = check_money(amount, original.currency)
     existing = Transaction.objects.filter(store=store, external_id=external_id).first()
     if existing is not None:
         return _replay_or_conflict(existing, data, TransactionKind.REFUND, original)
@@ -927,7 +927,7 @@ def do_record_refund(
             fields={"amount": _("too large")},
         )
     member = lock_member(original.member_id)
-    txn = _insert_transaction(data, member, _check_time(occurred_at), TransactionKind.REFUND, original)
+    txn = _insert_transaction(data, member, check_time(occurred_at), TransactionKind.REFUND, original)
     if txn is None:
         return _replay_or_conflict(
             Transaction.objects.get(store=store, external_id=external_id), data, TransactionKind.REFUND, original
