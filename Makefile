@@ -71,3 +71,9 @@ bench: install-dev assets
 
 clean:
 	rm -rf $(VENV) node_modules src/patron/static/vendor var
+
+# Refresh the zh_Hans catalog from the sources (existing translations are kept) and compile it.
+.PHONY: messages
+messages:
+	cd src/patron && PATRON_DEBUG=1 PYTHONPATH=.. ../../$(BIN)/python -m patron makemessages -l zh_Hans --ignore "static/*" --ignore "*/migrations/*"
+	cd src/patron && PATRON_DEBUG=1 PYTHONPATH=.. ../../$(BIN)/python -m patron compilemessages --locale zh_Hans
