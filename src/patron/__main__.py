@@ -11,8 +11,6 @@ def main() -> None:
     # `patron demo-data` runs the demo_data command: hyphens read better on a command line.
     if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
         sys.argv[1] = sys.argv[1].replace("-", "_")
-    if len(sys.argv) > 1:
-        sys.argv[1] = sys.argv[1].replace("-", "_")  # `patron demo-data` is `patron demo_data`
     execute_from_command_line(sys.argv)
 
 

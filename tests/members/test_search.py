@@ -150,3 +150,17 @@ def test_search_ignores_merged_or_not_is_up_to_the_caller(people):
     services.do_change_status(member=people["zhang"], status="closed", reason="left")
     assert found("zhangwei") == {"张伟"}
     assert queries.get_member_by_no(people["zhang"].member_no).status == "closed"
+
+
+@pytest.mark.parametrize("rare_below", [1, 5000])
+def test_tag_filter_gives_the_same_members_whether_the_tag_is_rare_or_common(monkeypatch, rare_below):
+    from patron.members import queries as q
+
+    monkeypatch.setattr(q, "_RARE_TAG", rare_below)
+    tagged = [make_member(name=f"车主{i}") for i in range(3)]
+    make_member(name="无标签")
+    for m in tagged:
+        services.do_tag_member(member=m, tag_name="车主", source="agent")
+    found = q.list_members(q.MemberFilter(tag="车主")).items
+    assert sorted(m.pk for m in found) == sorted(m.pk for m in tagged)
+    assert q.list_members(q.MemberFilter(tag="没有这个标签")).items == []
