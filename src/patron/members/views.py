@@ -7,6 +7,7 @@ Views stay thin: parse a form, call one service, then render or redirect. A serv
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -542,6 +543,21 @@ def record_refund(request: HttpRequest, pk: int) -> HttpResponse:
 # --------------------------------------------------------------------------- stores
 
 
+def _simple_form(
+    request: HttpRequest, form: Any, title: Any, save: Callable[[dict[str, Any]], str], done: str
+) -> HttpResponse:
+    """The settings pages' one pattern: a valid POST calls one service (which returns the success
+    note) and goes back to the list; a refusal shows on the form."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            messages.success(request, save(form.cleaned_data))
+            return redirect(done)
+        except DomainError as exc:
+            forms.show_domain_error(form, exc)
+    context = {"form": form, "title": title}
+    return render(request, "members/simple_form.html", context, status=422 if form.errors else 200)
+
+
 @require_perm(Perm.STORES_MANAGE)
 def store_list(request: HttpRequest) -> HttpResponse:
     return render(request, "members/store_list.html", {"stores": Store.objects.order_by("code")})
@@ -549,32 +565,23 @@ def store_list(request: HttpRequest) -> HttpResponse:
 
 @require_perm(Perm.STORES_MANAGE)
 def store_create(request: HttpRequest) -> HttpResponse:
-    form = forms.StoreForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            store = services.do_create_store(**form.cleaned_data)
-            messages.success(request, _("Store %(code)s created.") % {"code": store.code})
-            return redirect("members:store_list")
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    context = {"form": form, "title": _("New store")}
-    return render(request, "members/simple_form.html", context, status=422 if form.errors else 200)
+    def save(data: dict[str, Any]) -> str:
+        return _("Store %(code)s created.") % {"code": services.do_create_store(**data).code}
+
+    return _simple_form(request, forms.StoreForm(request.POST or None), _("New store"), save, "members:store_list")
 
 
 @require_perm(Perm.STORES_MANAGE)
 def store_edit(request: HttpRequest, pk: int) -> HttpResponse:
     store = get_object_or_404(Store, pk=pk)
     initial = {f: getattr(store, f) for f in ["name", "name_en", "city", "region", "address", "is_active"]}
+
+    def save(data: dict[str, Any]) -> str:
+        services.do_update_store(store=store, **data)
+        return _("Store %(code)s saved.") % {"code": store.code}
+
     form = forms.StoreEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_store(store=store, **form.cleaned_data)
-            messages.success(request, _("Store %(code)s saved.") % {"code": store.code})
-            return redirect("members:store_list")
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    context = {"form": form, "title": _("Store %(code)s") % {"code": store.code}}
-    return render(request, "members/simple_form.html", context, status=422 if form.errors else 200)
+    return _simple_form(request, form, _("Store %(code)s") % {"code": store.code}, save, "members:store_list")
 
 
 # --------------------------------------------------------------------------- staff
@@ -598,16 +605,11 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 
 @require_perm(Perm.STAFF_MANAGE)
 def staff_create(request: HttpRequest) -> HttpResponse:
+    def save(data: dict[str, Any]) -> str:
+        return _("Account %(u)s created.") % {"u": services.do_create_staff(**data).username}
+
     form = forms.StaffCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.do_create_staff(**form.cleaned_data)
-            messages.success(request, _("Account %(u)s created.") % {"u": user.username})
-            return redirect("members:staff_list")
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    context = {"form": form, "title": _("New staff account")}
-    return render(request, "members/simple_form.html", context, status=422 if form.errors else 200)
+    return _simple_form(request, form, _("New staff account"), save, "members:staff_list")
 
 
 @require_perm(Perm.STAFF_MANAGE)
@@ -619,16 +621,14 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "store": queries.staff_store(user),
         "is_active": user.is_active,
     }
+
+    def save(data: dict[str, Any]) -> str:
+        services.do_update_staff(user=user, **data)
+        return _("Account %(u)s saved.") % {"u": user.username}
+
     form = forms.StaffEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_staff(user=user, **form.cleaned_data)
-            messages.success(request, _("Account %(u)s saved.") % {"u": user.username})
-            return redirect("members:staff_list")
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    context = {"form": form, "title": _("Staff account %(u)s") % {"u": user.username}}
-    return render(request, "members/simple_form.html", context, status=422 if form.errors else 200)
+    title = _("Staff account %(u)s") % {"u": user.username}
+    return _simple_form(request, form, title, save, "members:staff_list")
 
 
 # --------------------------------------------------------------------------- extended-profile attributes
