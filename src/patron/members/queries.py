@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
 from patron.core import clock
 from patron.core.errors import NotFound
-from patron.core.permissions import Perm, has_perm
 from patron.members.errors import ErrorCode
 from patron.members.models import (
     ConsentRecord,
@@ -29,8 +28,8 @@ from patron.members.models import (
     TimelineEntry,
     Transaction,
 )
-from patron.members.names import is_latin_query, pinyin_keys
-from patron.members.phones import mask_phone, national_digits, try_normalize
+from patron.members.names import is_latin_query
+from patron.members.phones import mask_phone, try_normalize
 
 _DIGITS = re.compile(r"^\+?\d[\d\s-]*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -165,15 +164,6 @@ def list_members(flt: MemberFilter, page: int = 1, size: int = 25) -> Page:
     return paginate(qs, page, size)
 
 
-def shown_phone(user: Any, member: Member) -> str:
-    """What a staff member sees of a phone number: full only with the reveal permission, after asking."""
-    return mask_phone(member.phone)
-
-
-def can_reveal(user: Any) -> bool:
-    return has_perm(user, Perm.MEMBERS_REVEAL)
-
-
 def pending_applications() -> QuerySet[Member]:
     return Member.objects.filter(status=MemberStatus.PENDING, entry_route="application").order_by("created_at")
 
@@ -246,17 +236,11 @@ def member_360(member: Member, *, transactions: int = 20, timeline: int = 50) ->
 def _net_spend(member: Member) -> dict[str, str]:
     """Net spend per currency: sales minus refunds."""
     out: dict[str, Any] = {}
-    rows = Transaction.objects.filter(member=member).values("currency", "kind").annotate(total=_sum("amount"))
+    rows = Transaction.objects.filter(member=member).values("currency", "kind").annotate(total=Sum("amount"))
     for row in rows:
         sign = 1 if row["kind"] == "sale" else -1
         out[row["currency"]] = out.get(row["currency"], 0) + sign * row["total"]
     return {k: str(Decimal(v).quantize(Decimal("0.01"))) for k, v in out.items()}
-
-
-def _sum(field_name: str) -> Any:
-    from django.db.models import Sum
-
-    return Sum(field_name)
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -290,11 +274,3 @@ def joins_by_month(months: int = 12) -> list[dict[str, Any]]:
         .order_by("month")
     )
     return [{"month": r["month"].strftime("%Y-%m"), "n": r["n"]} for r in rows]
-
-
-def display_phone_digits(member: Member) -> str:
-    return national_digits(member.phone)
-
-
-def pinyin_of(name: str) -> tuple[str, str]:
-    return pinyin_keys(name)
