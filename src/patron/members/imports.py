@@ -293,6 +293,11 @@ def _text(row: dict[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else str(value)
 
 
+def _texts(row: dict[str, Any]) -> dict[str, str]:
+    """_text() of every cell of the row."""
+    return {key: value.strip() if isinstance(value, str) else str(value) for key, value in row.items()}
+
+
 def parse_phone(text: str, key: str = "phone") -> str:
     try:
         return normalize_phone(text)
@@ -365,7 +370,12 @@ def parse_currency(text: str) -> str:
     return code
 
 
+_ONE_UNIT = Decimal(1)
+
+
 def parse_quantity(text: str) -> Decimal:
+    if not text:
+        return _ONE_UNIT
     try:
         value = Decimal(text or "1")
     except InvalidOperation:
@@ -607,7 +617,6 @@ _MEMBER_TABLE = Member._meta.db_table
 
 _KEYS_PER_QUERY = 5000  # bound parameters per lookup, well under SQLite's limit of 32,766
 _CENT = Decimal("0.01")
-_ONE = Decimal(1)
 
 T = TypeVar("T")
 
@@ -621,12 +630,20 @@ def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def _in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """`IN (%s, ...)`, or on PostgreSQL `= ANY(%s)` with one array parameter: far quicker to send and plan."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({_placeholders(len(values))})", list(values)
+
+
 def _select_in(sql: str, values: Sequence[Any], *, before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Rows of `sql`, whose `{values}` stands for the list `values` (sent in chunks), after the `before` params."""
+    """Rows of `sql`, whose `{in_values}` stands for the list `values` (sent in chunks), after the `before` params."""
     rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for chunk in _chunks(values):
-            cursor.execute(sql.format(values=_placeholders(len(chunk))), [*before, *chunk])
+            in_values, params = _in_list(chunk)
+            cursor.execute(sql.format(in_values=in_values), [*before, *params])
             rows += cursor.fetchall()
     return rows
 
@@ -646,14 +663,18 @@ def _transactions_by_key(
 
 
 def _key_filter(keys: Sequence[tuple[int, str]]) -> tuple[str, list[Any]]:
-    """(store_id = 1 AND external_id IN (...)) OR (store_id = 2 AND ...): one index range per store."""
+    """A WHERE clause matching these (store id, external id) pairs."""
+    if connection.vendor == "postgresql":  # two array parameters, joined to the table's unique index
+        store_ids, external_ids = [k[0] for k in keys], [k[1] for k in keys]
+        return "(store_id, external_id) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))", [store_ids, external_ids]
+    # (store_id = 1 AND external_id IN (...)) OR (store_id = 2 AND ...): one index range per store.
     by_store: dict[int, list[str]] = defaultdict(list)
     for store_id, external_id in keys:
         by_store[store_id].append(external_id)
     clauses, params = [], []
-    for store_id, external_ids in by_store.items():
-        clauses.append(f"(store_id = %s AND external_id IN ({_placeholders(len(external_ids))}))")
-        params += [store_id, *external_ids]
+    for store_id, ids in by_store.items():
+        clauses.append(f"(store_id = %s AND external_id IN ({_placeholders(len(ids))}))")
+        params += [store_id, *ids]
     return " OR ".join(clauses), params
 
 
@@ -834,30 +855,34 @@ class TransactionImporter:
     # ----- parsing and lookups
 
     def _parse(self, line: int, row: dict[str, Any]) -> TxnRow:
-        external_id = _text(row, "external_id")
+        text = _texts(row)  # every cell once; the checks below run in the order of the report's columns
+        external_id = text.get("external_id", "")
         if not external_id or len(external_id) > 64:
             raise RowProblem("external_id", _("An order number of 1 to 64 characters is required."))
-        currency_text = _text(row, "currency")
+        currency_text = text.get("currency", "")
         currency = self._currency(currency_text)
-        amount_text = _text(row, "amount")
+        amount_text = text.get("amount", "")
         amount = parse_amount(amount_text, currency)  # a refund's is checked again in its sale's currency
-        phone = _text(row, "phone")
+        store = parse_store(text.get("store_code", ""), self.stores)
+        occurred_at = parse_time(row.get("occurred_at", ""))
+        channel = parse_choice(text.get("channel", ""), _CHANNELS, "channel", "store")
+        phone = text.get("phone", "")
         return TxnRow(
-            line=line,
-            store=parse_store(_text(row, "store_code"), self.stores),
-            external_id=external_id,
-            occurred_at=parse_time(row.get("occurred_at", "")),
-            amount=amount,
-            amount_text=amount_text,
-            currency=currency,
-            currency_given=bool(currency_text),
-            channel=parse_choice(_text(row, "channel"), _CHANNELS, "channel", "store"),
-            member_no=_text(row, "member_no"),
+            line,
+            store,
+            external_id,
+            occurred_at,
+            amount,
+            amount_text,
+            currency,
+            bool(currency_text),
+            channel,
+            member_no=text.get("member_no", ""),
             phone=parse_phone(phone) if phone else "",
-            original_external_id=_text(row, "original_external_id"),
-            sku=_text(row, "sku")[:64],
-            category=_text(row, "category")[:64],
-            quantity=parse_quantity(_text(row, "quantity")),
+            original_external_id=text.get("original_external_id", ""),
+            sku=text.get("sku", "")[:64],
+            category=text.get("category", "")[:64],
+            quantity=parse_quantity(text.get("quantity", "")),
         )
 
     def _currency(self, text: str) -> str:
@@ -872,7 +897,7 @@ class TransactionImporter:
         by_no = {
             no: MemberRef(pk, status, route)
             for pk, no, status, route in _select_in(
-                f"SELECT id, member_no, status, entry_route FROM {_MEMBER_TABLE} WHERE member_no IN ({{values}})", nos
+                f"SELECT id, member_no, status, entry_route FROM {_MEMBER_TABLE} WHERE member_no {{in_values}}", nos
             )
         }
         live = [str(s) for s in LIVE_STATUSES]
@@ -880,7 +905,7 @@ class TransactionImporter:
             phone: MemberRef(pk, status, route)
             for pk, phone, status, route in _select_in(
                 f"SELECT id, phone, status, entry_route FROM {_MEMBER_TABLE}"
-                f" WHERE status IN ({_placeholders(len(live))}) AND phone IN ({{values}})",
+                f" WHERE status IN ({_placeholders(len(live))}) AND phone {{in_values}}",
                 phones,
                 before=live,
             )
@@ -1027,34 +1052,45 @@ class TransactionImporter:
 
 
 def _insert_transactions(txns: list[NewTxn], now: dt.datetime) -> None:
-    """Insert the rows, then read their ids back by (store, external id)."""
+    """Insert the rows and give each its pk."""
     if not txns:
         return
     to_db = connection.ops.adapt_datetimefield_value
     created_at = to_db(now)
-    _bulk_insert(
-        _TXN_TABLE,
-        _TXN_COLUMNS,
-        [
-            (
-                t.member_id,
-                t.store_id,
-                t.kind,
-                t.original_id,
-                t.external_id,
-                to_db(t.occurred_at),
-                t.amount,
-                t.currency,
-                t.channel,
-                "import",
-                created_at,
-            )
-            for t in txns
-        ],
-    )
-    ids = {(s, e): pk for pk, s, e in _transactions_by_key("id, store_id, external_id", [t.key for t in txns])}
+    values = [
+        (
+            t.member_id,
+            t.store_id,
+            t.kind,
+            t.original_id,
+            t.external_id,
+            to_db(t.occurred_at),
+            t.amount,
+            t.currency,
+            t.channel,
+            "import",
+            created_at,
+        )
+        for t in txns
+    ]
+    if connection.vendor == "postgresql":
+        # COPY returns nothing: take the ids from the table's sequence first and write them with the rows.
+        ids = _next_ids(_TXN_TABLE, len(txns))
+        _bulk_insert(_TXN_TABLE, ("id", *_TXN_COLUMNS), [(pk, *row) for pk, row in zip(ids, values, strict=True)])
+        for t, pk in zip(txns, ids, strict=True):
+            t.pk = pk
+        return
+    _bulk_insert(_TXN_TABLE, _TXN_COLUMNS, values)
+    found = {(s, e): pk for pk, s, e in _transactions_by_key("id, store_id, external_id", [t.key for t in txns])}
     for t in txns:
-        t.pk = ids[t.key]
+        t.pk = found[t.key]
+
+
+def _next_ids(table: str, count: int) -> list[int]:
+    """`count` new ids from the PostgreSQL sequence of table.id."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _insert_lines(plan: list[PlannedTxn]) -> None:
