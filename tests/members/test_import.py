@@ -324,6 +324,79 @@ def test_import_keeps_the_invariants_of_record_sale(store, django_capture_on_com
     core_events._handlers[TransactionRecorded].remove(seen.append)
 
 
+def test_imported_rows_point_at_each_other(store, settings):
+    settings.PATRON = {**settings.PATRON, "IMPORT_BATCH_SIZE": 100}
+    member, other = make_member(phone="13700000001"), make_member(phone="13700000002")
+    rows = [txn_row(f"S{i}", (member if i % 2 else other).member_no, sku=f"SKU-{i}", quantity="1.5") for i in range(6)]
+    rows += [txn_row("R1", "", amount="30", original="S1", sku="SKU-1"), txn_row("R2", "", amount="20", original="S2")]
+    job = run(new_job("transactions", csv_bytes(TXN_HEADERS, rows)))
+    assert (job.created_count, job.error_count) == (8, 0)
+    by_ext = {t.external_id: t for t in Transaction.objects.all()}
+    assert (by_ext["R1"].original_id, by_ext["R1"].member_id) == (by_ext["S1"].pk, member.pk)
+    assert (by_ext["R2"].original_id, by_ext["R2"].member_id) == (by_ext["S2"].pk, other.pk)
+    assert {(line.transaction_id, line.sku, line.amount) for line in TransactionLine.objects.all()} == {
+        (by_ext["S0"].pk, "SKU-0", Decimal("100.00")),
+        (by_ext["S1"].pk, "SKU-1", Decimal("100.00")),
+        (by_ext["S2"].pk, "SKU-2", Decimal("100.00")),
+        (by_ext["S3"].pk, "SKU-3", Decimal("100.00")),
+        (by_ext["S4"].pk, "SKU-4", Decimal("100.00")),
+        (by_ext["S5"].pk, "SKU-5", Decimal("100.00")),
+        (by_ext["R1"].pk, "SKU-1", Decimal("30.00")),
+    }
+    assert set(TransactionLine.objects.values_list("quantity", flat=True)) == {Decimal("1.5"), Decimal(1)}
+    timeline = TimelineEntry.objects.filter(kind__in=["sale", "refund"])
+    assert sorted((e.member_id, e.kind, e.data["transaction_id"]) for e in timeline) == sorted(
+        (t.member_id, t.kind, t.pk) for t in by_ext.values()
+    )
+    refund_entry = timeline.get(data__external_id="R1")
+    assert refund_entry.data == {
+        "transaction_id": by_ext["R1"].pk,
+        "amount": "30.00",
+        "currency": "CNY",
+        "store": "SH001",
+        "external_id": "R1",
+    }
+    assert by_ext["S0"].created_at is not None and by_ext["S0"].source == "import"
+
+
+def test_lookups_split_into_chunks_give_the_same_result(store, settings, monkeypatch):
+    settings.PATRON = {**settings.PATRON, "IMPORT_BATCH_SIZE": 100}
+    monkeypatch.setattr(imports, "_KEYS_PER_QUERY", 2)
+    members = [make_member(phone=f"1370000001{i}") for i in range(5)]
+    make_sale(members[0], store, amount="100.00", external_id="S0")
+    rows = [txn_row(f"S{i}", m.member_no) for i, m in enumerate(members)]
+    rows += [txn_row("P1", "", phone=members[1].phone[3:]), txn_row("R0", "", amount="40", original="S0")]
+    rows += [txn_row("R1", "", amount="60", original="S0"), txn_row("R2", "", amount="1", original="S0")]
+    job = run(new_job("transactions", csv_bytes(TXN_HEADERS, rows)))
+    assert errors_of(job) == [(10, "金额")]  # S0 (100) is used up by R0 and R1: the whole batch is refused
+    assert job.created_count == 0
+    job = run(new_job("transactions", csv_bytes(TXN_HEADERS, rows[:-1])))
+    assert (job.created_count, job.skipped_count, job.error_count) == (7, 1, 0)
+    assert Transaction.objects.filter(kind="refund", original__external_id="S0").count() == 2
+
+
+def test_a_concurrent_insert_between_check_and_write_is_checked_again(store, monkeypatch):
+    member = make_member()
+    make_sale(member, store, amount="100.00", external_id="S1")
+    rows = [txn_row("S1", member.member_no), txn_row("S2", member.member_no)]
+    known = imports.TransactionImporter._known
+    calls = []
+
+    def first_look_misses_s1(self, parsed):  # as if another writer recorded S1 just after the first look
+        found = known(self, parsed)
+        if not calls:
+            found = {}
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(imports.TransactionImporter, "_known", first_look_misses_s1)
+    job = run(new_job("transactions", csv_bytes(TXN_HEADERS, rows)))
+    assert calls == [0, 1]  # the insert hit the unique index; the batch was rolled back and checked again
+    assert (job.created_count, job.skipped_count, job.error_count) == (1, 1, 0)
+    assert sorted(Transaction.objects.values_list("external_id", flat=True)) == ["S1", "S2"]
+    assert TimelineEntry.objects.filter(kind="sale").count() == 2
+
+
 def test_pending_first_purchase_member_enters_on_an_imported_sale(store, settings):
     settings.PATRON = {**settings.PATRON, "ENTRY_THRESHOLD": "first_purchase"}
     member = make_member()

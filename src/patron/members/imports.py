@@ -621,7 +621,8 @@ _CENT = Decimal("0.01")
 T = TypeVar("T")
 
 
-def _chunks(items: Sequence[T], size: int = _KEYS_PER_QUERY) -> Iterator[Sequence[T]]:
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    size = _KEYS_PER_QUERY
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
