@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 
-def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     on_pg = os.environ.get("DATABASE_URL", "").startswith("postgres")
     for item in items:

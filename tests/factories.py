@@ -31,7 +31,10 @@ def make_staff(role: Role | str, store: Store | None = None, username: str | Non
     if role == Role.CASHIER and store is None:
         store = make_store()
     return services.do_create_staff(
-        username=username or f"{role}{next(_seq)}", password=PASSWORD, role=role, store=store,
+        username=username or f"{role}{next(_seq)}",
+        password=PASSWORD,
+        role=role,
+        store=store,
         display_name=f"{role} user",
     )
 
@@ -41,10 +44,23 @@ def make_member(name: str = "张伟", phone: str | None = None, **kw: Any) -> Me
     return services.do_create_member(data=data)
 
 
-def make_sale(member: Member, store: Store, amount: str = "100.00", external_id: str | None = None,
-              occurred_at: dt.datetime | None = None, **kw: Any):
-    txn, _created = services.do_record_sale(data=services.SaleInput(
-        store=store, member=member, external_id=external_id or f"T{next(_seq)}",
-        occurred_at=occurred_at or clock.now(), amount=Decimal(amount), currency=kw.pop("currency", "CNY"), **kw,
-    ))
+def make_sale(
+    member: Member,
+    store: Store,
+    amount: str = "100.00",
+    external_id: str | None = None,
+    occurred_at: dt.datetime | None = None,
+    **kw: Any,
+):
+    txn, _created = services.do_record_sale(
+        data=services.SaleInput(
+            store=store,
+            member=member,
+            external_id=external_id or f"T{next(_seq)}",
+            occurred_at=occurred_at or clock.now(),
+            amount=Decimal(amount),
+            currency=kw.pop("currency", "CNY"),
+            **kw,
+        )
+    )
     return txn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 

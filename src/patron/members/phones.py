@@ -15,7 +15,9 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     region = region or settings.PATRON["DEFAULT_REGION"]
     text = (raw or "").strip()
     if not text:
-        raise ValidationFailed(_("A mobile phone number is required."), code=ErrorCode.INVALID_PHONE, fields={"phone": _("required")})
+        raise ValidationFailed(
+            _("A mobile phone number is required."), code=ErrorCode.INVALID_PHONE, fields={"phone": _("required")}
+        )
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
