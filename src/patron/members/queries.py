@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
@@ -104,7 +106,21 @@ def with_tag(qs: QuerySet[Member], tag_name: str) -> QuerySet[Member]:
     holders = MemberTag.objects.filter(tag_id=tag_id)
     if holders[:_RARE_TAG].count() < _RARE_TAG:
         return qs.filter(pk__in=holders.values("member_id"))
+    if connection.vendor == "postgresql":
+        return qs.filter(_probe_tag_per_member(tag_id))
     return qs.filter(Exists(holders.filter(member=OuterRef("pk"))))
+
+
+def _probe_tag_per_member(tag_id: int) -> RawSQL:
+    """EXISTS that PostgreSQL keeps as a per-row probe. Left to itself the planner turns EXISTS
+    into a semi-join over every holder and sorts them (170 ms at a million members); `OFFSET 0`
+    stops that rewrite, so it walks the list's index and stops after a page (3 ms)."""
+    qn = connection.ops.quote_name
+    link, member = MemberTag._meta.db_table, Member._meta.db_table
+    sql = (
+        f"EXISTS (SELECT 1 FROM {qn(link)} mt WHERE mt.member_id = {qn(member)}.{qn('id')} AND mt.tag_id = %s OFFSET 0)"
+    )
+    return RawSQL(sql, (tag_id,), output_field=BooleanField())
 
 
 def search_queryset(text: str, qs: QuerySet[Member] | None = None) -> QuerySet[Member]:
