@@ -66,8 +66,12 @@ lint: install-dev
 	PATRON_DEBUG=1 $(BIN)/mypy src
 	$(BIN)/lint-imports
 
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+# Every bench prints its figures next to its peer; the import bench runs once per database.
 bench: install-dev assets
 	PATRON_DEBUG=1 $(BIN)/python bench/run_all.py
+	DATABASE_URL=$(BENCH_PG_URL) PATRON_DEBUG=1 $(BIN)/python bench/run_all.py --only import
 
 clean:
 	rm -rf $(VENV) node_modules src/patron/static/vendor var
