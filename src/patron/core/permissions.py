@@ -44,6 +44,7 @@ class Perm(StrEnum):
     MEMBERS_CREATE = "members.create"
     MEMBERS_EDIT = "members.edit"
     MEMBERS_STATUS = "members.status"
+    MEMBERS_ERASE = "members.erase"
     MEMBERS_REVEAL = "members.reveal"
     MEMBERS_MERGE = "members.merge"
     MEMBERS_UNMERGE = "members.unmerge"
@@ -68,6 +69,7 @@ _GRANTS: dict[Perm, set[Role]] = {
     Perm.MEMBERS_CREATE: {Role.ADMIN, Role.AGENT, Role.SUPERVISOR, Role.CASHIER, Role.PROMOTER},
     Perm.MEMBERS_EDIT: {Role.ADMIN, Role.AGENT, Role.SUPERVISOR},
     Perm.MEMBERS_STATUS: {Role.ADMIN, Role.SUPERVISOR},
+    Perm.MEMBERS_ERASE: {Role.ADMIN},
     Perm.MEMBERS_REVEAL: {Role.ADMIN, Role.SUPERVISOR, Role.AGENT},
     Perm.MEMBERS_MERGE: {Role.ADMIN, Role.SUPERVISOR},
     Perm.MEMBERS_UNMERGE: {Role.ADMIN},

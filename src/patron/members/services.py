@@ -131,7 +131,9 @@ def do_create_staff(
         email=email,
         role=role,
         display_name=display_name,
-        is_staff=role == Role.ADMIN,  # program admins also get Django's admin for back-office data
+        # Program admins also get Django's admin for back-office data, with all its model permissions.
+        is_staff=role == Role.ADMIN,
+        is_superuser=role == Role.ADMIN,
     )
     StaffProfile.objects.create(user=user, store=store)
     record_audit(
@@ -152,7 +154,7 @@ def do_update_staff(
     before = {"role": user.role, "is_active": user.is_active, "store": _staff_store_code(user)}
     if role is not None:
         user.role = Role(role)
-        user.is_staff = user.role == Role.ADMIN
+        user.is_staff = user.is_superuser = user.role == Role.ADMIN
     if is_active is not None:
         user.is_active = is_active
     if display_name is not None:
@@ -450,6 +452,51 @@ def _set_status(member: Member, new: MemberStatus, reason: str, *, action: str) 
     record_audit(action, obj=member, before={"status": old}, after={"status": new}, reason=reason)
     publish(events.MemberStatusChanged(member.pk, old, new))
     return member
+
+
+@transaction.atomic
+def do_erase_member(*, member: Member, reason: str) -> Member:
+    """Erase a member's personal data on their request (PIPL). What identifies the person goes;
+    the facts stay (transactions, consent history, the member number), so the books and every
+    total built on them stay consistent. Marketing consents are withdrawn so nothing is sent."""
+    if not reason.strip():
+        raise ValidationFailed(_("Give a reason."), code=ErrorCode.REASON_REQUIRED, fields={"reason": _("required")})
+    member = lock_member(member.pk)
+    if member.status in {MemberStatus.MERGED, MemberStatus.ERASED}:
+        raise ValidationFailed(
+            _("A %(status)s membership cannot be erased.") % {"status": member.get_status_display()},
+            code=ErrorCode.INVALID_STATUS_CHANGE,
+        )
+    for purpose, record in current_consents(member).items():
+        if record.granted:
+            _append_consent(member, purpose, False, record.notice_version, "erasure")
+    MemberAttribute.objects.filter(member=member).delete()
+    MemberTag.objects.filter(member=member).delete()
+    _blank_personal_data(member)
+    return _set_status(member, MemberStatus.ERASED, reason.strip(), action="member.erase")
+
+
+def _blank_personal_data(member: Member) -> None:
+    member.name = member.member_no  # something to show in lists; nothing about the person
+    member.name_pinyin = member.name_initials = ""
+    member.phone = member.phone_last4 = member.email = member.city = ""
+    member.card_no = None
+    member.birthday = None
+    member.gender = Gender.UNKNOWN
+    member.save(
+        update_fields=[
+            "name",
+            "name_pinyin",
+            "name_initials",
+            "phone",
+            "phone_last4",
+            "email",
+            "city",
+            "card_no",
+            "birthday",
+            "gender",
+        ]
+    )
 
 
 def _activate(member: Member, route: str, reason: str, action: str) -> Member:

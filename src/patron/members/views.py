@@ -184,6 +184,7 @@ def _permissions(user: Any) -> dict[str, bool]:
     names = {
         "reveal": Perm.MEMBERS_REVEAL,
         "status": Perm.MEMBERS_STATUS,
+        "erase": Perm.MEMBERS_ERASE,
         "tag": Perm.MEMBERS_TAG,
         "edit": Perm.MEMBERS_EDIT,
         "consent": Perm.MEMBERS_CONSENT,
@@ -253,6 +254,7 @@ def _detail_context(request: HttpRequest, member: Member, **overrides: Any) -> d
         "consent_form": forms.ConsentForm(),
         "attributes_form": forms.AttributesForm(current=current_attributes),
         "undo_form": forms.ReasonForm(),
+        "erase_form": forms.ReasonForm(prefix="erase"),
         "phone_full": "",
     }
     context.update(overrides)
@@ -299,6 +301,22 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             forms.show_domain_error(form, exc)
     return _render_detail(request, member, status=422, status_form=form)
+
+
+@require_perm(Perm.MEMBERS_ERASE)
+@require_POST
+def erase_member(request: HttpRequest, pk: int) -> HttpResponse:
+    """Erase the member's personal data at their request; the service keeps the facts."""
+    member = _member(pk)
+    form = forms.ReasonForm(request.POST, prefix="erase")
+    if form.is_valid():
+        try:
+            services.do_erase_member(member=member, reason=form.cleaned_data["reason"])
+            messages.success(request, _("Personal data erased."))
+            return redirect("members:detail", pk=pk)
+        except DomainError as exc:
+            forms.show_domain_error(form, exc)
+    return _render_detail(request, member, status=422, erase_form=form)
 
 
 @require_perm(Perm.MEMBERS_TAG)
@@ -655,6 +673,7 @@ urlpatterns: list[URLPattern] = [
     path("members/<int:pk>/edit/", member_edit, name="edit"),
     path("members/<int:pk>/reveal-phone/", reveal_phone, name="reveal_phone"),
     path("members/<int:pk>/status/", change_status, name="change_status"),
+    path("members/<int:pk>/erase/", erase_member, name="erase"),
     path("members/<int:pk>/tags/", add_tag, name="add_tag"),
     path("members/<int:pk>/tags/remove/", remove_tag, name="remove_tag"),
     path("members/<int:pk>/attributes/", edit_attributes, name="edit_attributes"),
