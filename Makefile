@@ -58,7 +58,7 @@ scheduler: migrate
 	$(BIN)/patron scheduler
 
 test: install-dev assets browser
-	PATRON_DEBUG=1 $(BIN)/pytest -n 2
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/pytest -n 2
 
 lint: install-dev
 	$(BIN)/ruff format --check src tests bench
