@@ -288,19 +288,31 @@ def reveal_phone(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, member, status=status, reveal_form=form, phone_full=full)
 
 
+def _member_action(
+    request: HttpRequest, member: Member, form: Any, form_key: str, act: Callable[[dict[str, Any]], None], done: str
+) -> HttpResponse:
+    """The member page's one pattern: a valid POST runs one service and goes back to the page with
+    a note; a refusal re-renders the page with the errors on the form that was sent."""
+    if form.is_valid():
+        try:
+            act(form.cleaned_data)
+            messages.success(request, done)
+            return redirect("members:detail", pk=member.pk)
+        except DomainError as exc:
+            forms.show_domain_error(form, exc)
+    return _render_detail(request, member, status=422, **{form_key: form})
+
+
 @require_perm(Perm.MEMBERS_STATUS)
 @require_POST
 def change_status(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member(pk)
     form = forms.StatusForm(request.POST)
-    if form.is_valid():
-        try:
-            services.do_change_status(member=member, **form.cleaned_data)
-            messages.success(request, _("Status changed."))
-            return redirect("members:detail", pk=pk)
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    return _render_detail(request, member, status=422, status_form=form)
+
+    def act(data: dict[str, Any]) -> None:
+        services.do_change_status(member=member, **data)
+
+    return _member_action(request, member, form, "status_form", act, _("Status changed."))
 
 
 @require_perm(Perm.MEMBERS_ERASE)
@@ -309,14 +321,11 @@ def erase_member(request: HttpRequest, pk: int) -> HttpResponse:
     """Erase the member's personal data at their request; the service keeps the facts."""
     member = _member(pk)
     form = forms.ReasonForm(request.POST, prefix="erase")
-    if form.is_valid():
-        try:
-            services.do_erase_member(member=member, reason=form.cleaned_data["reason"])
-            messages.success(request, _("Personal data erased."))
-            return redirect("members:detail", pk=pk)
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    return _render_detail(request, member, status=422, erase_form=form)
+
+    def act(data: dict[str, Any]) -> None:
+        services.do_erase_member(member=member, reason=data["reason"])
+
+    return _member_action(request, member, form, "erase_form", act, _("Personal data erased."))
 
 
 @require_perm(Perm.MEMBERS_TAG)
@@ -324,14 +333,11 @@ def erase_member(request: HttpRequest, pk: int) -> HttpResponse:
 def add_tag(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member(pk)
     form = forms.TagForm(request.POST)
-    if form.is_valid():
-        try:
-            services.do_tag_member(member=member, tag_name=form.cleaned_data["tag"], source="agent")
-            messages.success(request, _("Tag added."))
-            return redirect("members:detail", pk=pk)
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    return _render_detail(request, member, status=422, tag_form=form)
+
+    def act(data: dict[str, Any]) -> None:
+        services.do_tag_member(member=member, tag_name=data["tag"], source="agent")
+
+    return _member_action(request, member, form, "tag_form", act, _("Tag added."))
 
 
 @require_perm(Perm.MEMBERS_TAG)
@@ -349,14 +355,11 @@ def edit_attributes(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member(pk)
     current = {a.definition.key: a.value for a in member.attributes.select_related("definition")}
     form = forms.AttributesForm(request.POST, current=current)
-    if form.is_valid():
-        try:
-            services.do_set_attributes(member=member, values=form.changed_values(), source="console")
-            messages.success(request, _("Extended profile saved."))
-            return redirect("members:detail", pk=pk)
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    return _render_detail(request, member, status=422, attributes_form=form)
+
+    def act(data: dict[str, Any]) -> None:
+        services.do_set_attributes(member=member, values=form.changed_values(), source="console")
+
+    return _member_action(request, member, form, "attributes_form", act, _("Extended profile saved."))
 
 
 @require_perm(Perm.MEMBERS_CONSENT)
@@ -364,14 +367,11 @@ def edit_attributes(request: HttpRequest, pk: int) -> HttpResponse:
 def record_consent(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member(pk)
     form = forms.ConsentForm(request.POST)
-    if form.is_valid():
-        try:
-            services.do_record_consent(member=member, source=CONSOLE, **form.cleaned_data)
-            messages.success(request, _("Consent recorded."))
-            return redirect("members:detail", pk=pk)
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    return _render_detail(request, member, status=422, consent_form=form)
+
+    def act(data: dict[str, Any]) -> None:
+        services.do_record_consent(member=member, source=CONSOLE, **data)
+
+    return _member_action(request, member, form, "consent_form", act, _("Consent recorded."))
 
 
 # --------------------------------------------------------------------------- create and edit
