@@ -84,17 +84,22 @@ def do_create_store(
     code = code.strip().upper()
     if not code or not name.strip() or not city.strip():
         raise ValidationFailed(_("Store code, name and city are required."))
+    taken = Conflict(_("A store with code %(code)s already exists.") % {"code": code}, fields={"code": _("taken")})
     if Store.objects.filter(code=code).exists():
-        raise Conflict(_("A store with code %(code)s already exists.") % {"code": code}, fields={"code": _("taken")})
-    store = Store.objects.create(
-        code=code,
-        name=name.strip(),
-        name_en=name_en.strip(),
-        city=city.strip(),
-        region=region.strip(),
-        address=address.strip(),
-        created_at=clock.now(),
-    )
+        raise taken
+    try:
+        with transaction.atomic():  # the unique key settles a race the check above cannot see
+            store = Store.objects.create(
+                code=code,
+                name=name.strip(),
+                name_en=name_en.strip(),
+                city=city.strip(),
+                region=region.strip(),
+                address=address.strip(),
+                created_at=clock.now(),
+            )
+    except IntegrityError as exc:
+        raise taken from exc
     record_audit("store.create", obj=store, after={"code": code, "name": store.name, "city": store.city})
     return store
 
@@ -123,18 +128,23 @@ def do_create_staff(
         raise ValidationFailed(_("Unknown role %(role)s.") % {"role": role}, fields={"role": _("unknown")}) from exc
     if role == Role.CASHIER and store is None:
         raise ValidationFailed(_("A cashier must be bound to a store."), fields={"store": _("required")})
+    taken = Conflict(_("The username %(u)s is taken.") % {"u": username}, fields={"username": _("taken")})
     if User.objects.filter(username=username).exists():
-        raise Conflict(_("The username %(u)s is taken.") % {"u": username}, fields={"username": _("taken")})
-    user = User.objects.create_user(
-        username=username,
-        password=password,
-        email=email,
-        role=role,
-        display_name=display_name,
-        # Program admins also get Django's admin for back-office data, with all its model permissions.
-        is_staff=role == Role.ADMIN,
-        is_superuser=role == Role.ADMIN,
-    )
+        raise taken
+    try:
+        with transaction.atomic():  # the unique key settles a race the check above cannot see
+            user = User.objects.create_user(
+                username=username,
+                password=password,
+                email=email,
+                role=role,
+                display_name=display_name,
+                # Program admins also get Django's admin for back-office data, with all its model permissions.
+                is_staff=role == Role.ADMIN,
+                is_superuser=role == Role.ADMIN,
+            )
+    except IntegrityError as exc:
+        raise taken from exc
     StaffProfile.objects.create(user=user, store=store)
     record_audit(
         "staff.create", obj=user, after={"username": username, "role": role, "store": store.code if store else None}
