@@ -74,10 +74,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_gunicorn(vendor: str, port: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(vendor: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     log = open(ROOT / "var" / "bench" / f"gunicorn-{vendor}.log", "wb")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "patron.wsgi", "--workers", "3", "--bind", f"127.0.0.1:{port}"],
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "patron.wsgi",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
         env=bench_env(vendor, DB_NAME),
         cwd=ROOT,
         stdout=log,
@@ -192,7 +199,7 @@ def bench_api(vendor: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n== {vendor}: preparing {DB_NAME}", flush=True)
     setup = prepare(vendor, args.members)
     port = free_port()
-    server = start_gunicorn(vendor, port)
+    server = start_gunicorn(vendor, port, args.workers)
     try:
         print(f"== {vendor}: {CLIENTS} clients, up to {args.requests:,} requests or {args.seconds} s", flush=True)
         result = run_load(port, setup, args.requests, args.seconds)
@@ -238,7 +245,7 @@ def run_pgbench(seconds: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-def report(results: dict[str, Any], pgbench: dict[str, Any] | None) -> None:
+def report(results: dict[str, Any], pgbench: dict[str, Any] | None, workers: int) -> None:
     def cell(vendor: str, key: str) -> str:
         value = results.get(vendor, {}).get(key)
         return "—" if value is None else f"{value:,}"
@@ -252,7 +259,7 @@ def report(results: dict[str, Any], pgbench: dict[str, Any] | None) -> None:
         ("p99 ms", "p99_ms"),
     ]
     print_table(
-        f"Transaction ingest API, {CLIENTS} keep-alive clients, gunicorn 3 sync workers",
+        f"Transaction ingest API, {CLIENTS} keep-alive clients, gunicorn {workers} sync workers",
         [(label, cell("sqlite", key), cell("postgresql", key)) for label, key in keys],
     )
     for vendor in results:
@@ -275,11 +282,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=10_000, help="demo members in the ingest database")
     parser.add_argument("--databases", default=",".join(VENDORS))
     parser.add_argument("--no-pgbench", action="store_true")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers (cores + 1)")
     parser.add_argument("--keep", action="store_true", help="keep the ingest databases")
     args = parser.parse_args()
     results = {vendor: bench_api(vendor, args) for vendor in args.databases.split(",")}
     pgbench = None if args.no_pgbench else run_pgbench(args.seconds)
-    report(results, pgbench)
+    report(results, pgbench, args.workers)
     write_results(
         "bench_ingest",
         {
