@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db.models import Count, F, Sum
 
 from patron.demo.generator import DAY, DemoConfig, DemoGenerator, generate
-from patron.members import queries
+from patron.members import queries, services
 from patron.members.models import Member, TimelineEntry, Transaction, TransactionLine
 from patron.members.names import pinyin_keys
 from patron.members.numbers import is_valid_member_no
@@ -107,6 +107,20 @@ def test_generated_database_is_consistent():
     assert TimelineEntry.objects.filter(kind="joined").values("member").distinct().count() == 300
     assert Member.objects.filter(status="pending", entry_route="application").count() >= 3
     _lines_add_up_to_their_sale()
+    _timeline_rows_have_the_services_shape()
+
+
+def _timeline_rows_have_the_services_shape():
+    """The generator writes sale rows as text for speed; they must read like the service's."""
+    for entry in TimelineEntry.objects.filter(kind__in=["sale", "refund"])[:50]:
+        txn = Transaction.objects.select_related("store").get(pk=entry.data["transaction_id"])
+        assert entry.data == services.transaction_timeline_data(
+            transaction_id=txn.pk,
+            amount=txn.amount,
+            currency=txn.currency,
+            store_code=txn.store.code,
+            external_id=txn.external_id,
+        )
 
 
 def _lines_add_up_to_their_sale():

@@ -1105,13 +1105,15 @@ def _insert_timeline(plan: list[PlannedTxn], now: dt.datetime) -> None:
     rows = []
     for p in plan:
         t = p.txn
-        data = {
-            "transaction_id": t.pk,
-            "amount": str(t.amount),
-            "currency": t.currency,
-            "store": p.row.store.code,
-            "external_id": t.external_id,
-        }
+        if t.pk is None:
+            raise RuntimeError("transaction ids are assigned before timeline rows are written")
+        data = services.transaction_timeline_data(
+            transaction_id=t.pk,
+            amount=t.amount,
+            currency=t.currency,
+            store_code=p.row.store.code,
+            external_id=t.external_id,
+        )
         rows.append((t.member_id, at, t.kind, json.dumps(data), actor))
     _bulk_insert(_TIMELINE_TABLE, _TIMELINE_COLUMNS, rows)
 

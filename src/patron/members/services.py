@@ -25,7 +25,7 @@ from patron.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from patron.core.events import publish
 from patron.core.permissions import Role
 from patron.core.types import is_known_currency
-from patron.members import events
+from patron.members import events, queries
 from patron.members.errors import ErrorCode
 from patron.members.models import (
     LIVE_STATUSES,
@@ -185,8 +185,8 @@ def do_update_staff(
 
 
 def _staff_store_code(user: Any) -> str | None:
-    profile = StaffProfile.objects.filter(user=user).select_related("store").first()
-    return profile.store.code if profile and profile.store else None
+    store = queries.staff_store(user)
+    return store.code if store else None
 
 
 # --------------------------------------------------------------------------- members
@@ -328,7 +328,11 @@ def do_update_member(*, member: Member, changes: dict[str, Any]) -> Member:
     if "phone" in changed:
         member.phone_last4 = member.phone[-4:]
     member.updated_at = clock.now()
-    member.save()
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError as exc:  # the partial unique index caught a concurrent claim of the phone or card
+        raise Conflict(_("This phone number or card already belongs to a member."), code=ErrorCode.PHONE_TAKEN) from exc
     shown = {k: (_display(v[0]), _display(v[1])) for k, v in changed.items()}
     add_timeline(member, "profile_changed", fields=sorted(changed))
     record_audit(
@@ -477,7 +481,7 @@ def do_erase_member(*, member: Member, reason: str) -> Member:
             _("A %(status)s membership cannot be erased.") % {"status": member.get_status_display()},
             code=ErrorCode.INVALID_STATUS_CHANGE,
         )
-    for purpose, record in current_consents(member).items():
+    for purpose, record in queries.current_consent_state(member).items():
         if record.granted:
             _append_consent(member, purpose, False, record.notice_version, "erasure")
     MemberAttribute.objects.filter(member=member).delete()
@@ -560,13 +564,6 @@ def maybe_activate_on_purchase(member: Member, txn: Transaction) -> None:
 
 
 # --------------------------------------------------------------------------- consent, attributes, tags
-
-
-def current_consents(member: Member) -> dict[str, ConsentRecord]:
-    latest: dict[str, ConsentRecord] = {}
-    for record in ConsentRecord.objects.filter(member=member).order_by("at", "id"):
-        latest[record.purpose] = record
-    return latest
 
 
 def _append_consent(member: Member, purpose: str, granted: bool, notice_version: str, source: str) -> ConsentRecord:
@@ -915,15 +912,14 @@ def _insert_transaction(
         )
         for line in data.lines
     )
-    add_timeline(
-        member,
-        kind,
+    timeline = transaction_timeline_data(
         transaction_id=txn.pk,
         amount=txn.amount,
         currency=txn.currency,
-        store=data.store.code,
-        external_id=data.external_id,
+        store_code=data.store.code,
+        external_id=txn.external_id,
     )
+    add_timeline(member, kind, **timeline)
     publish(
         events.TransactionRecorded(
             txn.pk,
@@ -937,6 +933,20 @@ def _insert_transaction(
         )
     )
     return txn
+
+
+def transaction_timeline_data(
+    *, transaction_id: int, amount: Decimal, currency: str, store_code: str, external_id: str
+) -> dict[str, Any]:
+    """What a sale or refund puts on the member's timeline. The importer and the demo generator
+    write the same shape in bulk, so the member page reads every source alike."""
+    return {
+        "transaction_id": transaction_id,
+        "amount": str(amount),
+        "currency": currency,
+        "store": store_code,
+        "external_id": external_id,
+    }
 
 
 def refunded_so_far(original: Transaction) -> Decimal:
