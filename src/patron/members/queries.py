@@ -37,13 +37,6 @@ _DIGITS = re.compile(r"^\+?\d[\d\s-]*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-def get_member(pk: int) -> Member:
-    member = Member.objects.select_related("store").filter(pk=pk).first()
-    if member is None:
-        raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
-    return member
-
-
 def get_member_by_no(member_no: str) -> Member:
     if not member_no or len(member_no) > 20 or "\x00" in member_no:  # cannot be a member number
         raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
