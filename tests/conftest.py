@@ -25,6 +25,40 @@ def _fresh_api_key_cache():
     clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_ledger_caches():
+    """Program account ids and the points program are cached per process; tests roll back the rows."""
+    from patron.ledger import accounts, program
+
+    accounts.clear_cache()
+    program.forget()
+    yield
+    accounts.clear_cache()
+    program.forget()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_may_empty_ledger():
+    """The ledger's append-only triggers refuse DELETE; on SQLite the suite's flush between
+    transactional tests deletes rows, so it switches the guard off for the flush alone."""
+    from django.core.management.commands import flush
+
+    from patron.ledger import guard
+
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):
+        guard.set_maintenance(True)
+        try:
+            return original(self, *args, **options)
+        finally:
+            guard.set_maintenance(False)
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
+
+
 @pytest.fixture
 def vendor() -> str:
     return connection.vendor

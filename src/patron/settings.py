@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "patron.core",
     "patron.integrations",
     "patron.members",
+    "patron.ledger",
+    "patron.earning",
     "patron.console",
     "patron.api",
     "patron.demo",

@@ -60,6 +60,12 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     SETTINGS_MANAGE = "settings.manage"
     APIKEYS_MANAGE = "apikeys.manage"
+    POINTS_VIEW = "points.view"
+    POINTS_REDEEM = "points.redeem"
+    POINTS_ADJUST = "points.adjust"
+    POINTS_APPROVE = "points.approve"
+    PROGRAM_MANAGE = "program.manage"
+    FINANCE_VIEW = "finance.view"
 
 
 _ALL = set(Role)
@@ -85,6 +91,14 @@ _GRANTS: dict[Perm, set[Role]] = {
     Perm.AUDIT_VIEW: {Role.ADMIN, Role.SUPERVISOR},
     Perm.SETTINGS_MANAGE: {Role.ADMIN},
     Perm.APIKEYS_MANAGE: {Role.ADMIN},
+    Perm.POINTS_VIEW: {Role.ADMIN, Role.MARKETER, Role.ANALYST, Role.AGENT, Role.SUPERVISOR, Role.CASHIER},
+    # Spending a member's points for them at the till or on the phone.
+    Perm.POINTS_REDEEM: {Role.ADMIN, Role.AGENT, Role.SUPERVISOR, Role.CASHIER},
+    Perm.POINTS_ADJUST: {Role.ADMIN, Role.AGENT, Role.SUPERVISOR},
+    # The second pair of eyes on a large adjustment.
+    Perm.POINTS_APPROVE: {Role.ADMIN, Role.SUPERVISOR},
+    Perm.PROGRAM_MANAGE: {Role.ADMIN, Role.MARKETER},
+    Perm.FINANCE_VIEW: {Role.ADMIN, Role.ANALYST},
 }
 
 

@@ -1,0 +1,90 @@
+"""Finding accounts and keeping the cached member balances.
+
+Program accounts (one per kind and point type) never change once made, so their ids are cached
+in the process, but only after the transaction that created them commits. A member's accounts are
+read in one query the first time a journal needs them; the member row is locked by then, so the
+balances read are current.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from patron.ledger.models import MEMBER_KINDS, Account, AccountKind
+
+_program: dict[tuple[str, str], int] = {}
+_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    with _lock:
+        _program.clear()
+
+
+def program_account(kind: str, point_type: str) -> int:
+    key = (kind, point_type)
+    cached = _program.get(key)
+    if cached is not None:
+        return cached
+    account_id = _get_or_create(None, kind, point_type)
+
+    def remember() -> None:
+        with _lock:
+            _program[key] = account_id
+
+    transaction.on_commit(remember)
+    return account_id
+
+
+def _get_or_create(member_id: int | None, kind: str, point_type: str) -> int:
+    owner = {"member_id": member_id} if member_id is not None else {"member__isnull": True}
+    found = Account.objects.filter(**owner, kind=kind, point_type=point_type).values_list("pk", flat=True)
+    if found:
+        return found[0]
+    try:
+        with transaction.atomic():
+            return Account.objects.create(member_id=member_id, kind=kind, point_type=point_type).pk
+    except IntegrityError:  # made by a concurrent transaction (program accounts only: members are locked)
+        return Account.objects.get(**owner, kind=kind, point_type=point_type).pk
+
+
+class MemberAccounts:
+    """A locked member's accounts, loaded once per journal."""
+
+    def __init__(self, member_id: int) -> None:
+        self.member_id = member_id
+        self.ids: dict[tuple[str, str], int] = {}
+        self.balances: dict[tuple[str, str], int] = {}
+        for pk, kind, point_type, balance in Account.objects.filter(member_id=member_id).values_list(
+            "pk", "kind", "point_type", "balance"
+        ):
+            self.ids[(kind, point_type)] = pk
+            self.balances[(kind, point_type)] = balance
+
+    def id_for(self, kind: str, point_type: str) -> int:
+        key = (kind, point_type)
+        if key not in self.ids:
+            self.ids[key] = _get_or_create(self.member_id, kind, point_type)
+            self.balances[key] = 0
+        return self.ids[key]
+
+    def debts(self) -> list[tuple[str, int]]:
+        """(point type, points owed) for each debt account in the red."""
+        return [
+            (point_type, -balance)
+            for (kind, point_type), balance in sorted(self.balances.items())
+            if kind == AccountKind.DEBT and balance < 0
+        ]
+
+
+def is_member_kind(kind: str) -> bool:
+    return kind in MEMBER_KINDS
+
+
+def apply_balances(member_postings: dict[int, int]) -> None:
+    """Move the cached balances of member accounts; the check constraint refuses a negative one."""
+    for account_id, amount in member_postings.items():
+        Account.objects.filter(pk=account_id).update(balance=F("balance") + amount)

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class LedgerConfig(AppConfig):
+    name = "patron.ledger"
+    label = "ledger"
+    verbose_name = "Points ledger"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from patron.core import scheduler
+        from patron.ledger import guard, tasks
+
+        connection_created.connect(guard.register_sqlite_function, dispatch_uid="patron_ledger_guard")
+        scheduler.register("ledger.release_pending_points", scheduler.hourly, tasks.release_pending_points)
+        scheduler.register("ledger.expire_points", scheduler.daily, tasks.expire_points)
+        scheduler.register("ledger.expire_holds", scheduler.hourly, tasks.expire_holds)
