@@ -50,7 +50,7 @@ import json, django
 django.setup()
 from patron.api.services import do_issue_api_key
 from patron.members.models import Member, Store
-_key, plain = do_issue_api_key(name="bench ingest", scopes=["transactions:write", "members:read", "pos"])
+_key, plain, _secret = do_issue_api_key(name="bench ingest", scopes=["transactions:write", "members:read", "pos"])
 members = list(Member.objects.filter(status="active").values_list("member_no", flat=True)[:5000])
 print(json.dumps({"key": plain, "members": members, "stores": list(Store.objects.values_list("code", flat=True))}))
 """

@@ -90,7 +90,22 @@ def api_key(db, store):
     from patron.api.services import do_issue_api_key
 
     def make(*scopes, bound_store=None):
-        _key, plain = do_issue_api_key(name="test till", scopes=list(scopes), store=bound_store)
+        _key, plain, _signing_secret = do_issue_api_key(name="test till", scopes=list(scopes), store=bound_store)
         return plain
+
+    return make
+
+
+@pytest.fixture
+def pos_key(db, store):
+    """A function that issues an API key with the given scopes and returns a `tests.signing.PosKey`:
+    its plain text, its signing secret, and `post(client, path, payload, idempotency_key=None)` /
+    `get(client, path)` that authenticate and sign every call (needed under /api/v1/pos/)."""
+    from patron.api.services import do_issue_api_key
+    from tests.signing import PosKey
+
+    def make(*scopes, bound_store=None):
+        _key, plain, signing_secret = do_issue_api_key(name="test till", scopes=list(scopes), store=bound_store)
+        return PosKey(plain, signing_secret)
 
     return make

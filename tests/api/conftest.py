@@ -1,4 +1,5 @@
-"""An API client that speaks JSON with a key, for the API tests."""
+"""An API client that speaks JSON with a key, for the API tests. Calls under /pos/ are signed with
+the key's signing secret when the client knows it (ADR 0006)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from typing import Any
 
 import pytest
 
+from tests.signing import body_bytes, signed_headers
+
 ALL_SCOPES = ("members:read", "members:write", "transactions:write", "pos")
 _keys = itertools.count(1)
 
 
 class Api:
-    def __init__(self, client: Any, key: str | None) -> None:
+    def __init__(self, client: Any, key: str | None, signing_secret: str | None = None) -> None:
         self.client = client
         self.key = key
+        self.signing_secret = signing_secret
 
     def _headers(self, idem: str | None, extra: dict[str, str]) -> dict[str, str]:
         h = {}
@@ -26,15 +30,21 @@ class Api:
         h.update(extra)
         return h
 
+    def _signed(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        if self.signing_secret and path.startswith("/pos/"):
+            return signed_headers(self.signing_secret, method, f"/api/v1{path}", body)
+        return {}
+
     def get(self, path: str, **extra: str) -> Any:
-        return self.client.get(f"/api/v1{path}", **self._headers(None, extra))
+        return self.client.get(f"/api/v1{path}", **self._headers(None, {**self._signed("GET", path, b""), **extra}))
 
     def write(self, method: str, path: str, body: Any, idem: str | None = "auto", raw: bool = False, **extra: str):
         if idem == "auto":
             idem = f"idem-{next(_keys)}"
-        data = body if raw else json.dumps(body)
+        data = body_bytes(body) if raw else json.dumps(body).encode()
+        headers = self._headers(idem, {**self._signed(method, path, data), **extra})
         call = getattr(self.client, method)
-        return call(f"/api/v1{path}", data, content_type="application/json", **self._headers(idem, extra))
+        return call(f"/api/v1{path}", data, content_type="application/json", **headers)
 
     def post(self, path: str, body: Any, idem: str | None = "auto", **kw: Any) -> Any:
         return self.write("post", path, body, idem, **kw)
@@ -44,15 +54,19 @@ class Api:
 
 
 @pytest.fixture
-def api(client, api_key):
+def api(client, pos_key):
     """A client with every scope, unbound to a store."""
-    return Api(client, api_key(*ALL_SCOPES))
+    issued = pos_key(*ALL_SCOPES)
+    return Api(client, issued.plain, issued.signing_secret)
 
 
 @pytest.fixture
-def make_api(client, api_key):
+def make_api(client, pos_key):
     def make(*scopes: str, bound_store: Any = None, key: str | None = None) -> Api:
-        return Api(client, key if key is not None else api_key(*scopes, bound_store=bound_store))
+        if key is not None:
+            return Api(client, key)
+        issued = pos_key(*scopes, bound_store=bound_store)
+        return Api(client, issued.plain, issued.signing_secret)
 
     return make
 

@@ -97,7 +97,7 @@ def test_issue_key_needs_a_name_and_known_scopes():
 
 
 def test_only_a_hash_of_the_key_is_stored():
-    key, plain = do_issue_api_key(name="till", scopes=["pos"])
+    key, plain, _signing_secret = do_issue_api_key(name="till", scopes=["pos"])
     assert plain.startswith(f"pk_{key.prefix}_")
     assert plain not in key.secret_hash
     assert verify_api_key(plain).id == key.pk

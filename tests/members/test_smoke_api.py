@@ -5,9 +5,9 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-def test_create_member_then_record_sale_and_retry_returns_first(client, api_key, store):
-    key = api_key("members:write", "members:read", "transactions:write", "pos")
-    h = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+def test_create_member_then_record_sale_and_retry_returns_first(client, pos_key, store):
+    till = pos_key("members:write", "members:read", "transactions:write", "pos")
+    h = {"HTTP_AUTHORIZATION": f"Bearer {till.plain}"}
     body = {"name": "王芳", "phone": "13812345678", "store_code": "SH001"}
     r = client.post(
         "/api/v1/members", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="m1", **h
@@ -40,8 +40,6 @@ def test_create_member_then_record_sale_and_retry_returns_first(client, api_key,
     )
     assert changed.status_code == 422
     assert changed.json()["code"] == "idempotency_mismatch"
-    found = client.post(
-        "/api/v1/pos/identify", json.dumps({"phone": "138 1234 5678"}), content_type="application/json", **h
-    )
+    found = till.post(client, "/api/v1/pos/identify", {"phone": "138 1234 5678"})
     assert found.status_code == 200
     assert found.json()["member_no"] == member_no

@@ -11,7 +11,9 @@ class Scope(models.TextChoices):
 
 
 class ApiKey(models.Model):
-    """A credential for one store's till or one integration. Only a hash of the secret is kept."""
+    """A credential for one store's till or one integration. Only a hash of the key is kept; the
+    request-signing secret is kept sealed (encrypted with a key derived from SECRET_KEY, ADR 0006)
+    because the server must compute the same HMAC as the till."""
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12, unique=True)  # shown to people, used to find the key
@@ -22,6 +24,23 @@ class ApiKey(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    signing_secret_sealed = models.CharField(max_length=200, blank=True, default="")
+    signing_secret_rotated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
+
+
+class UsedNonce(models.Model):
+    """A nonce a key has signed a request with; the unique (key, nonce) pair refuses a replay.
+    Rows older than the replay window are pruned (`api.prune_used_nonces`)."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "nonce"], name="usednonce_once_per_key")]
+
+    def __str__(self) -> str:
+        return self.nonce

@@ -1,4 +1,5 @@
-"""API keys: issue, revoke, verify (with a short in-process cache: the hot path is every request)."""
+"""API keys: issue, revoke, verify (with a short in-process cache: the hot path is every request),
+and the per-key request-signing secret that /api/v1/pos/ calls are signed with (ADR 0006)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from patron.api.models import ApiKey, Scope
+from patron.api import crypto
+from patron.api.models import ApiKey, Scope, UsedNonce
 from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
@@ -21,6 +23,8 @@ from patron.members.models import Store
 
 _CACHE_SECONDS = 10.0  # a revocation takes effect within this time on every process
 _LAST_USED_EVERY = 60.0
+SIGNATURE_MAX_AGE = 300  # seconds a signed request's timestamp may be away from now, either way
+NONCE_RETENTION_SECONDS = 2 * SIGNATURE_MAX_AGE  # a nonce outlives every timestamp it could be replayed with
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class VerifiedKey:
     prefix: str
     scopes: frozenset[str]
     store_id: int | None
+    signing_secret: str | None = field(default=None, repr=False, compare=False)
 
 
 _cache: dict[str, tuple[float, str, VerifiedKey | None]] = {}
@@ -41,9 +46,14 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _new_signing_secret() -> str:
+    return f"pss_{secrets.token_urlsafe(32)}"
+
+
 @transaction.atomic
-def do_issue_api_key(*, name: str, scopes: list[str], store: Store | None = None) -> tuple[ApiKey, str]:
-    """Create a key and return it with its plain text, which is shown once and never stored."""
+def do_issue_api_key(*, name: str, scopes: list[str], store: Store | None = None) -> tuple[ApiKey, str, str]:
+    """Create a key; return it with its plain text (shown once, only a hash is stored) and its
+    request-signing secret (shown once, stored sealed)."""
     if not name.strip():
         raise ValidationFailed(_("Name the key."), fields={"name": _("required")})
     unknown = set(scopes) - set(Scope.values)
@@ -54,19 +64,44 @@ def do_issue_api_key(*, name: str, scopes: list[str], store: Store | None = None
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(24)
     plain = f"pk_{prefix}_{secret}"
+    signing_secret = _new_signing_secret()
+    now = clock.now()
     key = ApiKey.objects.create(
         name=name.strip(),
         prefix=prefix,
         secret_hash=_hash(plain),
         scopes=sorted(set(scopes)),
         store=store,
-        created_at=clock.now(),
+        created_at=now,
         created_by=current_actor().label[:150],
+        signing_secret_sealed=crypto.seal(signing_secret),
+        signing_secret_rotated_at=now,
     )
     record_audit(
         "apikey.issue", obj=key, after={"name": key.name, "scopes": key.scopes, "store": store.code if store else None}
     )
-    return key, plain
+    return key, plain, signing_secret
+
+
+@transaction.atomic
+def do_rotate_signing_secret(*, key: ApiKey) -> str:
+    """Give the key a new signing secret and return it (shown once). The old one stops working at
+    once in this process and within the cache time (10 s) in every other."""
+    if key.revoked_at is not None:
+        raise ValidationFailed(_("This key is revoked."), code="validation_error")
+    signing_secret = _new_signing_secret()
+    key.signing_secret_sealed = crypto.seal(signing_secret)
+    key.signing_secret_rotated_at = clock.now()
+    key.save(update_fields=["signing_secret_sealed", "signing_secret_rotated_at"])
+    record_audit("apikey.rotate_signing_secret", obj=key)
+    transaction.on_commit(lambda: _forget(key.prefix))
+    _forget(key.prefix)
+    return signing_secret
+
+
+def _forget(prefix: str) -> None:
+    with _lock:
+        _cache.pop(prefix, None)
 
 
 @transaction.atomic
@@ -75,8 +110,7 @@ def do_revoke_api_key(*, key: ApiKey) -> ApiKey:
         key.revoked_at = clock.now()
         key.save(update_fields=["revoked_at"])
         record_audit("apikey.revoke", obj=key)
-    with _lock:
-        _cache.pop(key.prefix, None)
+    _forget(key.prefix)
     return key
 
 
@@ -103,7 +137,9 @@ def _load(prefix: str) -> tuple[str, VerifiedKey | None]:
     key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None:
         return "", None
-    return key.secret_hash, VerifiedKey(key.pk, key.name, key.prefix, frozenset(key.scopes), key.store_id)
+    signing_secret = crypto.unseal(key.signing_secret_sealed) if key.signing_secret_sealed else None
+    verified = VerifiedKey(key.pk, key.name, key.prefix, frozenset(key.scopes), key.store_id, signing_secret)
+    return key.secret_hash, verified
 
 
 def _touch(key_id: int, now: float) -> None:
@@ -113,6 +149,21 @@ def _touch(key_id: int, now: float) -> None:
             return
         _last_used[key_id] = now
     ApiKey.objects.filter(pk=key_id).update(last_used_at=clock.now())
+
+
+def do_claim_nonce(*, key_id: int, nonce: str) -> bool:
+    """Record that the key used this nonce; False when it already had (a replay). The row is
+    committed whatever the request then does, so a nonce is good for one request only."""
+    row = UsedNonce(key_id=key_id, nonce=nonce, seen_at=clock.now())
+    try:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a duplicate does not spoil the outer transaction
+                row.save(force_insert=True)
+        else:
+            row.save(force_insert=True)  # one statement in autocommit: no BEGIN/COMMIT round trips per request
+    except IntegrityError:
+        return False
+    return True
 
 
 def clear_cache() -> None:

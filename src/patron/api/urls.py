@@ -53,11 +53,39 @@ class StrictJsonParser(Parser):
         return result
 
 
+DESCRIPTION = """Members, identification at the till, transactions and refunds. Every write takes an
+Idempotency-Key header; errors are JSON `{"code", "message", "fields"}` with a stable `code`.
+
+## Signed requests (`/api/v1/pos/...`)
+
+Every call under `/api/v1/pos/` must also be signed with the key's **signing secret** (shown once
+when the key is created or its secret rotated, on the API keys page). Send three headers:
+
+| header | value |
+| --- | --- |
+| `X-Patron-Timestamp` | the current unix time in whole seconds |
+| `X-Patron-Nonce` | a fresh random string of 8–64 characters from `A-Z a-z 0-9 _ -`, never reused with this key |
+| `X-Patron-Signature` | hex HMAC-SHA256, keyed with the signing secret, of the bytes below |
+
+The signed bytes are `"{timestamp}.{nonce}.{METHOD}.{path}."` (UTF-8) followed by the raw request
+body exactly as sent (empty for a GET). `METHOD` is upper case; `path` is the URL path, e.g.
+`/api/v1/pos/identify`, followed by `?` and the query string as sent when there is one. In Python:
+
+```python
+message = f"{ts}.{nonce}.POST./api/v1/pos/identify.".encode() + body
+signature = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+```
+
+Refusals are 401s: `signature_missing` (a header is absent), `signature_invalid` (wrong signature,
+or a malformed timestamp or nonce), `request_expired` (timestamp more than 300 s from the server's
+clock, either way), `nonce_replayed` (the nonce was already used by this key). A retry of a write
+is signed again with a new nonce and keeps its Idempotency-Key.
+"""
+
 api = NinjaAPI(
     title="Patron API",
     version="1",
-    description="Members, identification at the till, transactions and refunds. Every write takes an "
-    "Idempotency-Key header; errors are JSON with a stable `code`.",
+    description=DESCRIPTION,
     auth=[BearerKey(), HeaderKey()],
     urls_namespace="api-v1",
     parser=StrictJsonParser(),
