@@ -39,7 +39,7 @@ from patron.ledger.models import (
     PointType,
     Posting,
 )
-from patron.members.models import LIVE_STATUSES, Member, MemberStatus, Transaction
+from patron.members.models import LIVE_STATUSES, Member, MemberStatus, Transaction, TransactionKind
 from patron.members.services import add_timeline, lock_member, refunded_so_far
 
 MAX_POINTS = 10**12
@@ -409,8 +409,12 @@ def _proportional(total: int, part: Any, whole: Any) -> int:
 
 
 def _already_reversed(journal: Journal, kind: str) -> int:
-    done = Journal.objects.filter(reverses=journal, kind=kind).aggregate(s=Sum("points"))["s"] or 0
-    return abs(done)
+    """Points already taken back from `journal`, counted on the issuance side: under the floor
+    policy part of a clawback is written off rather than taken from the member."""
+    done = Posting.objects.filter(
+        journal__reverses=journal, journal__kind=kind, account__kind=AccountKind.ISSUANCE
+    ).aggregate(s=Sum("amount"))["s"]
+    return done or 0
 
 
 def _take_back(entry: Entry, source: Journal, points: int) -> None:
@@ -437,6 +441,12 @@ def _journal_type(journal: Journal) -> str:
         return lot.point_type
     posting = Posting.objects.filter(journal=journal, account__member__isnull=True).select_related("account").first()
     return posting.account.point_type if posting else PointType.PURCHASE
+
+
+def on_transaction(txn: Transaction) -> None:
+    """A refund recorded anywhere (till, console, API) takes back its share of the sale's points."""
+    if txn.kind == TransactionKind.REFUND:
+        do_apply_refund(refund=txn)
 
 
 @transaction.atomic

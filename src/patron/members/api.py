@@ -11,11 +11,11 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from patron.core.api import Caller, idempotent, require_scope
-from patron.core.errors import NotFound, PermissionDenied, ValidationFailed
+from patron.core.errors import NotFound, ValidationFailed
 from patron.members import queries, services
 from patron.members.errors import ErrorCode
 from patron.members.models import Member, Store, Transaction
-from patron.members.phones import mask_phone, try_normalize
+from patron.members.phones import mask_phone
 
 router = Router(tags=["members"])
 transactions_router = Router(tags=["transactions"])
@@ -197,47 +197,7 @@ def transaction_out(txn: Transaction, replayed: bool = False) -> dict[str, Any]:
 
 
 def _store(code: str | None, caller: Caller) -> Store:
-    """A store-bound key works for its own store only; an integration key names the store."""
-    if caller.store_id is not None:
-        store = Store.objects.get(pk=caller.store_id)
-        if code and code != store.code:
-            raise PermissionDenied(
-                _("This API key belongs to store %(s)s.") % {"s": store.code}, code=ErrorCode.STORE_NOT_ALLOWED
-            )
-        return store
-    if not code:
-        raise ValidationFailed(_("Name the store (store_code)."), fields={"store_code": _("required")})
-    found = Store.objects.filter(code=code).first()
-    if found is None:
-        raise NotFound(_("No store %(s)s.") % {"s": code}, code=ErrorCode.STORE_NOT_FOUND)
-    return found
-
-
-def find_member(
-    *, phone: str | None = None, member_no: str | None = None, card_no: str | None = None, qr_token: str | None = None
-) -> Member:
-    if qr_token:
-        return services.member_from_qr_token(qr_token)
-    qs = Member.objects.select_related("store").exclude(status__in=["merged", "erased", "rejected"])
-    member = None
-    if member_no:
-        member = qs.filter(member_no=member_no.strip()).first()
-    elif card_no:
-        member = qs.filter(card_no=card_no.strip()).first()
-    elif phone:
-        e164 = try_normalize(phone)
-        if e164 is None:
-            raise ValidationFailed(
-                _("%(p)s is not a valid phone number.") % {"p": phone},
-                code=ErrorCode.INVALID_PHONE,
-                fields={"phone": _("invalid")},
-            )
-        member = qs.filter(phone=e164, status__in=["pending", "active", "frozen"]).first()
-    else:
-        raise ValidationFailed(_("Give a phone, member number, card number or QR token."))
-    if member is None:
-        raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
-    return member
+    return services.store_for_key(code, caller.store_id)
 
 
 # --------------------------------------------------------------------------- members
@@ -259,7 +219,7 @@ def create_member(request: HttpRequest, payload: MemberIn) -> Any:
             store=_store(payload.store_code, who) if (payload.store_code or who.store_id) else None,
             join_channel=payload.join_channel,
             card_no=payload.card_no,
-            referrer=find_member(member_no=payload.referrer_member_no) if payload.referrer_member_no else None,
+            referrer=services.find_member(member_no=payload.referrer_member_no) if payload.referrer_member_no else None,
             consents=payload.consents,
             notice_version=payload.notice_version,
             consent_source="api",
@@ -343,7 +303,7 @@ def tag_member(request: HttpRequest, member_no: str, payload: TagIn) -> Any:
 def identify(request: HttpRequest, payload: IdentifyIn) -> dict[str, Any]:
     """Find the member at the till by phone, member number, card number or the portal's QR token."""
     who = require_scope(request, "pos")
-    return member_out(find_member(**payload.dict()), who)
+    return member_out(services.find_member(**payload.dict()), who)
 
 
 def _sale_input(payload: TransactionIn, who: Caller, source: str) -> services.SaleInput:
@@ -351,7 +311,7 @@ def _sale_input(payload: TransactionIn, who: Caller, source: str) -> services.Sa
         raise ValidationFailed(
             _("The amount must be positive."), code=ErrorCode.INVALID_AMOUNT, fields={"amount": _("must be positive")}
         )
-    member = find_member(member_no=payload.member_no, card_no=payload.card_no, phone=payload.phone)
+    member = services.find_member(member_no=payload.member_no, card_no=payload.card_no, phone=payload.phone)
     return services.SaleInput(
         store=_store(payload.store_code, who),
         member=member,

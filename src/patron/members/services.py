@@ -4,7 +4,7 @@ events after commit; views, the API, imports and commands all come through here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -52,7 +52,7 @@ from patron.members.models import (
 )
 from patron.members.names import pinyin_keys
 from patron.members.numbers import random_member_no
-from patron.members.phones import normalize_phone
+from patron.members.phones import normalize_phone, try_normalize
 
 # --------------------------------------------------------------------------- timeline
 
@@ -764,6 +764,53 @@ def member_from_qr_token(token: str) -> Member:
     return member
 
 
+# --------------------------------------------------------------------------- finding members and stores at the till
+
+
+def store_for_key(code: str | None, key_store_id: int | None) -> Store:
+    """A store-bound key works for its own store only; an integration key names the store."""
+    if key_store_id is not None:
+        store = Store.objects.get(pk=key_store_id)
+        if code and code != store.code:
+            raise PermissionDenied(
+                _("This API key belongs to store %(s)s.") % {"s": store.code}, code=ErrorCode.STORE_NOT_ALLOWED
+            )
+        return store
+    if not code:
+        raise ValidationFailed(_("Name the store (store_code)."), fields={"store_code": _("required")})
+    found = Store.objects.filter(code=code).first()
+    if found is None:
+        raise NotFound(_("No store %(s)s.") % {"s": code}, code=ErrorCode.STORE_NOT_FOUND)
+    return found
+
+
+def find_member(
+    *, phone: str | None = None, member_no: str | None = None, card_no: str | None = None, qr_token: str | None = None
+) -> Member:
+    if qr_token:
+        return member_from_qr_token(qr_token)
+    qs = Member.objects.select_related("store").exclude(status__in=["merged", "erased", "rejected"])
+    member = None
+    if member_no:
+        member = qs.filter(member_no=member_no.strip()).first()
+    elif card_no:
+        member = qs.filter(card_no=card_no.strip()).first()
+    elif phone:
+        e164 = try_normalize(phone)
+        if e164 is None:
+            raise ValidationFailed(
+                _("%(p)s is not a valid phone number.") % {"p": phone},
+                code=ErrorCode.INVALID_PHONE,
+                fields={"phone": _("invalid")},
+            )
+        member = qs.filter(phone=e164, status__in=["pending", "active", "frozen"]).first()
+    else:
+        raise ValidationFailed(_("Give a phone, member number, card number or QR token."))
+    if member is None:
+        raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND)
+    return member
+
+
 # --------------------------------------------------------------------------- transactions
 
 
@@ -862,6 +909,7 @@ def do_record_sale(*, data: SaleInput) -> tuple[Transaction, bool]:
     if txn is None:  # a concurrent request with the same external id committed first
         return _replay_or_conflict(Transaction.objects.get(store=data.store, external_id=data.external_id), data)
     maybe_activate_on_purchase(member, txn)
+    _run_transaction_hooks(txn)
     return txn, True
 
 
@@ -875,6 +923,22 @@ def _replay_or_conflict(
         code=ErrorCode.DUPLICATE_TRANSACTION,
         fields={"external_id": _("already used")},
     )
+
+
+# What apps above do with a new sale or refund inside the transaction that records it (the ledger
+# takes back the points of a refunded sale, earning awards the points of a sale). Registered in
+# their AppConfig.ready(); run only when the transaction is new, never on a replay.
+_TRANSACTION_HOOKS: list[tuple[str, Callable[[Transaction], None]]] = []
+
+
+def register_transaction_hook(label: str, hook: Callable[[Transaction], None]) -> None:
+    if all(existing != label for existing, _hook in _TRANSACTION_HOOKS):
+        _TRANSACTION_HOOKS.append((label, hook))
+
+
+def _run_transaction_hooks(txn: Transaction) -> None:
+    for _label, hook in _TRANSACTION_HOOKS:
+        hook(txn)
 
 
 def _check_can_transact(member: Member) -> None:
@@ -999,6 +1063,7 @@ def do_record_refund(
         return _replay_or_conflict(
             Transaction.objects.get(store=store, external_id=external_id), data, TransactionKind.REFUND, original
         )
+    _run_transaction_hooks(txn)
     return txn, True
 
 
