@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("", include("patron.members.urls")),
+    path("", include("patron.ledger.urls")),
     path("", include("patron.api.views")),
     path("", include("patron.console.urls")),
 ]

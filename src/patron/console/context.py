@@ -20,11 +20,14 @@ NAVIGATION: list[tuple[str, Any, Perm | None]] = [
     ("members:store_list", _("Stores"), Perm.STORES_MANAGE),
     ("members:staff_list", _("Staff"), Perm.STAFF_MANAGE),
     ("members:attribute_list", _("Profile fields"), Perm.SETTINGS_MANAGE),
+    ("ledger:approvals", _("Points approvals"), Perm.POINTS_APPROVE),
+    ("ledger:program", _("Points program"), Perm.PROGRAM_MANAGE),
+    ("ledger:finance", _("Points finance"), Perm.FINANCE_VIEW),
     ("apikeys:list", _("API keys"), Perm.APIKEYS_MANAGE),
     ("console:audit_log", _("Audit log"), Perm.AUDIT_VIEW),
 ]
 
-COMING = [_("Points"), _("Tiers"), _("Rewards"), _("Analytics"), _("Campaigns"), _("Service desk"), _("Events")]
+COMING = [_("Tiers"), _("Rewards"), _("Analytics"), _("Campaigns"), _("Service desk"), _("Events")]
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
