@@ -10,9 +10,11 @@ class LedgerConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from patron.core import scheduler
-        from patron.ledger import guard, tasks
+        from patron.ledger import guard, services, tasks
+        from patron.members import services as member_services
 
         connection_created.connect(guard.register_sqlite_function, dispatch_uid="patron_ledger_guard")
+        member_services.register_transaction_hook("ledger.refund", services.on_transaction)
         scheduler.register("ledger.release_pending_points", scheduler.hourly, tasks.release_pending_points)
         scheduler.register("ledger.expire_points", scheduler.daily, tasks.expire_points)
         scheduler.register("ledger.expire_holds", scheduler.hourly, tasks.expire_holds)

@@ -225,7 +225,11 @@ def do_earn(
     earned_at = earned_at or clock.now()
     pending_until = None
     if pending and config.return_window_days:
-        pending_until = earned_at + dt.timedelta(days=config.return_window_days)
+        # The return window runs from the sale, so a late-posted old sale is spendable at once.
+        window_from = transaction_.occurred_at if transaction_ is not None else earned_at
+        pending_until = window_from + dt.timedelta(days=config.return_window_days)
+        if pending_until <= clock.now():
+            pending_until = None
     entry = Entry(member, JournalKind.EARN)
     _credit(
         entry,
