@@ -154,6 +154,7 @@ def statement_xlsx(statement: Statement) -> bytes:
 
 def statement_pdf(statement: Statement) -> bytes:
     from reportlab.lib import colors
+    from reportlab.lib.enums import TA_RIGHT
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
@@ -164,10 +165,11 @@ def statement_pdf(statement: Statement) -> bytes:
     if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
     body = ParagraphStyle("body", fontName=PDF_FONT, fontSize=8.5, leading=11, wordWrap="CJK")
+    number = ParagraphStyle("number", parent=body, alignment=TA_RIGHT)
     title = ParagraphStyle("title", parent=body, fontSize=16, leading=20, spaceAfter=4 * mm)
 
     def p(text: Any) -> Paragraph:
-        return Paragraph(_escape(str(text)), body)
+        return Paragraph(_escape(str(text)), number if isinstance(text, int) else body)
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -181,10 +183,14 @@ def statement_pdf(statement: Statement) -> bytes:
         author="Patron",
     )
     story: list[Any] = [Paragraph(_escape(_("Points statement")), title)]
-    summary = Table([[p(label), p(value)] for label, value in _summary(statement)], colWidths=[35 * mm, 120 * mm])
+    summary = Table(
+        [[p(label), Paragraph(_escape(str(value)), body)] for label, value in _summary(statement)],
+        colWidths=[35 * mm, 120 * mm],
+        hAlign="LEFT",
+    )
     summary.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), PDF_FONT), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
     story += [summary, Spacer(1, 5 * mm)]
-    rows = [[p(h) for h in statement_headers()]]
+    rows = [[Paragraph(_escape(h), number if n in (2, 3) else body) for n, h in enumerate(statement_headers())]]
     rows += [[p(v) for v in row] for row in statement_rows(statement)]
     if len(rows) == 1:
         rows.append([p(_("No points moved in this period.")), "", "", "", "", "", ""])
@@ -203,7 +209,8 @@ def statement_pdf(statement: Statement) -> bytes:
     totals = _totals(statement)
     if totals:
         story.append(Paragraph(_escape(_("Totals by kind")), body))
-        story.append(Table([[p(label), p(f"{points:+d}")] for label, points in totals], colWidths=[40 * mm, 25 * mm]))
+        rows_by_kind = [[p(label), Paragraph(f"{points:+d}", number)] for label, points in totals]
+        story.append(Table(rows_by_kind, colWidths=[40 * mm, 25 * mm], hAlign="LEFT"))
     doc.build(story)
     return out.getvalue()
 
