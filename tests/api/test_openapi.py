@@ -19,6 +19,16 @@ ENDPOINTS = {
     ("/api/v1/transactions", "post"),
     ("/api/v1/refunds", "post"),
     ("/api/v1/transactions/bulk", "post"),
+    ("/api/v1/pos/quote", "post"),
+    ("/api/v1/pos/sales", "post"),
+    ("/api/v1/pos/redemptions", "post"),
+    ("/api/v1/pos/holds", "post"),
+    ("/api/v1/pos/holds/{hold_id}/commit", "post"),
+    ("/api/v1/pos/holds/{hold_id}/void", "post"),
+    ("/api/v1/pos/refunds", "post"),
+    ("/api/v1/pos/sales/{external_id}/reverse", "post"),
+    ("/api/v1/pos/balance", "get"),
+    ("/api/v1/activities", "post"),
 }
 
 

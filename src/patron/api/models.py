@@ -8,6 +8,7 @@ class Scope(models.TextChoices):
     MEMBERS_PII = "members:pii", _("See full phone numbers and birthdays")
     TRANSACTIONS_WRITE = "transactions:write", _("Record transactions and refunds")
     POS = "pos", _("Identify members at the till")
+    ACTIVITIES_WRITE = "activities:write", _("Award activity points")
 
 
 class ApiKey(models.Model):

@@ -14,6 +14,8 @@ from ninja.parser import Parser
 from patron.api.auth import BearerKey, HeaderKey
 from patron.core.api import error_body
 from patron.core.errors import DomainError
+from patron.earning.api import activities_router
+from patron.earning.api import router as pos_router
 from patron.members.api import router as members_router
 from patron.members.api import transactions_router
 
@@ -92,6 +94,8 @@ api = NinjaAPI(
 )
 api.add_router("/members", members_router)
 api.add_router("/", transactions_router)
+api.add_router("/pos", pos_router)
+api.add_router("/activities", activities_router)
 
 
 @api.exception_handler(DomainError)

@@ -18,6 +18,7 @@ class LedgerConfig(AppConfig):
         scheduler.register("ledger.release_pending_points", scheduler.hourly, tasks.release_pending_points)
         scheduler.register("ledger.expire_points", scheduler.daily, tasks.expire_points)
         scheduler.register("ledger.expire_holds", scheduler.hourly, tasks.expire_holds)
-        from patron.ledger.views import register_member_section  # the member page's points section
+        from patron.ledger.views import register_member_section, register_timeline_sentences
 
-        register_member_section()
+        register_member_section()  # the member page's points section
+        register_timeline_sentences()

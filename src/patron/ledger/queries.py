@@ -19,9 +19,7 @@ from patron.ledger.models import (
     Hold,
     HoldStatus,
     Journal,
-    JournalKind,
     Lot,
-    PointType,
     Posting,
 )
 from patron.members.models import Member

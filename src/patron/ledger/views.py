@@ -453,3 +453,15 @@ def finance_export(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(exports.monthly_csv(months), content_type=exports.CSV)
     response["Content-Disposition"] = f'attachment; filename="points-by-month-{stamp}.{fmt}"'
     return response
+
+
+def register_timeline_sentences() -> None:
+    """How the member timeline words the ledger's entries (in the reader's language)."""
+    from patron.members.queries import register_timeline_sentence
+
+    register_timeline_sentence("points_redeemed", lambda d: _("Redeemed %(p)s points.") % {"p": d.get("points", "")})
+    register_timeline_sentence(
+        "points_adjusted",
+        lambda d: _("Points adjusted by %(p)s: %(r)s.") % {"p": d.get("points", ""), "r": d.get("reason", "")},
+    )
+    register_timeline_sentence("points_expired", lambda d: _("%(p)s points expired.") % {"p": d.get("points", "")})

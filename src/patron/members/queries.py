@@ -283,3 +283,16 @@ def joins_by_month(months: int = 12) -> list[dict[str, Any]]:
         .order_by("month")
     )
     return [{"month": r["month"].strftime("%Y-%m"), "n": r["n"]} for r in rows]
+
+
+# Sentences for timeline kinds written by apps above (points redeemed, tier changed, ...): they
+# register a function from the entry's data to a translated sentence in their AppConfig.ready().
+_TIMELINE_SENTENCES: dict[str, Any] = {}
+
+
+def register_timeline_sentence(kind: str, describe: Any) -> None:
+    _TIMELINE_SENTENCES[kind] = describe
+
+
+def registered_timeline_sentence(kind: str) -> Any:
+    return _TIMELINE_SENTENCES.get(kind)

@@ -129,7 +129,7 @@ TIMELINE_SENTENCES: dict[str, Any] = {
 
 def timeline_sentence(entry: TimelineEntry) -> str:
     """A timeline row as a sentence in the active language, built from its kind and data."""
-    describe = TIMELINE_SENTENCES.get(entry.kind)
+    describe = TIMELINE_SENTENCES.get(entry.kind) or queries.registered_timeline_sentence(entry.kind)
     if describe is None:
         return entry.kind
     return describe(entry.data or {})
