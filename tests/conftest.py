@@ -28,13 +28,19 @@ def _fresh_api_key_cache():
 @pytest.fixture(autouse=True)
 def _fresh_ledger_caches():
     """Program account ids and the points program are cached per process; tests roll back the rows."""
+    from patron.earning import activities
+    from patron.earning import services as earning
     from patron.ledger import accounts, program
 
-    accounts.clear_cache()
-    program.forget()
+    def forget() -> None:
+        accounts.clear_cache()
+        program.forget()
+        earning.forget_rules()
+        activities.forget()
+
+    forget()
     yield
-    accounts.clear_cache()
-    program.forget()
+    forget()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -202,6 +202,17 @@ def test_partial_refunds_reverse_proportionally_never_more_than_earned(member, s
     assert Journal.objects.filter(kind=JournalKind.CLAWBACK).count() == 3
 
 
+def test_refund_after_a_reversal_never_takes_more_than_the_sale_earned(member, store):
+    services.do_earn(member=member, points=104)  # points of the member's own, not from this sale
+    txn = _sale_with_points(member, store, amount="10.00", points=97)
+    _refund(txn, "5.00", "R1")  # floor(97 × 5 / 10) = 48 back
+    earn = Journal.objects.get(transaction=txn, kind=JournalKind.EARN)
+    services.do_reverse_journal(journal=earn, reason="rung up twice")  # the other 49
+    assert avail(member) == 104
+    _refund(txn, "1.25", "R2")  # floor(97 × 6.25 / 10) = 60 is due in all, but nothing is left
+    assert avail(member) == 104
+
+
 def test_refund_inside_return_window_cancels_pending_points(member, store):
     program(return_window_days=7)
     txn = _sale_with_points(member, store, points=80, pending=True)

@@ -35,7 +35,8 @@ class StreakBonus(BaseModel):
 class Activity(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    label: str = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=100)  # zh-Hans
+    label_en: str = Field(default="", max_length=100)
     points: int = Field(ge=1, le=100_000)
     point_type: Literal["activity", "bonus"] = "activity"
     enabled: bool = True
@@ -58,6 +59,15 @@ class Activity(BaseModel):
         return self
 
     @property
+    def display(self) -> str:
+        """The label in the reader's language (English when asked for and given)."""
+        from django.utils.translation import get_language
+
+        if self.label_en and (get_language() or "").startswith("en"):
+            return self.label_en
+        return self.label
+
+    @property
     def counts_streak(self) -> bool:
         return self.per_day == 1
 
@@ -69,15 +79,22 @@ def _defaults() -> dict[str, Activity]:
     return {
         DAILY_CHECKIN: Activity(
             label="每日签到",
+            label_en="Daily check-in",
             points=5,
             per_day=1,
             streak_bonuses=(StreakBonus(day=7, points=50, repeat=True),),
         ),
-        "profile_completed": Activity(label="完善资料", points=50, lifetime=1),
-        "survey_answered": Activity(label="参与问卷", points=20, requires_reference=True, per_month=10),
-        "event_attended": Activity(label="参加活动", points=30, requires_reference=True),
-        "review_written": Activity(label="发表评价", points=10, requires_reference=True, per_day=3),
-        "referral": Activity(label="推荐新会员", points=100, requires_reference=True, per_month=20),
+        "profile_completed": Activity(label="完善资料", label_en="Profile completed", points=50, lifetime=1),
+        "survey_answered": Activity(
+            label="参与问卷", label_en="Survey answered", points=20, requires_reference=True, per_month=10
+        ),
+        "event_attended": Activity(label="参加活动", label_en="Event attended", points=30, requires_reference=True),
+        "review_written": Activity(
+            label="发表评价", label_en="Review written", points=10, requires_reference=True, per_day=3
+        ),
+        "referral": Activity(
+            label="推荐新会员", label_en="Member referred", points=100, requires_reference=True, per_month=20
+        ),
     }
 
 

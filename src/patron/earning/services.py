@@ -477,7 +477,7 @@ def do_award_activity(
         raise ValidationFailed(_("The reference is too long."), fields={"reference": _("too long")})
     if spec.requires_reference and not reference:
         raise ValidationFailed(
-            _("%(activity)s needs a reference (which survey, event or member).") % {"activity": spec.label},
+            _("%(activity)s needs a reference (which survey, event or member).") % {"activity": spec.display},
             code=ErrorCode.REFERENCE_REQUIRED,
             fields={"reference": _("required")},
         )
@@ -487,20 +487,20 @@ def do_award_activity(
     _check_member_can_earn(member)
     mine = ActivityAward.objects.filter(member=member, activity=activity)
     if reference and mine.filter(reference=reference).exists():
-        raise _already_awarded(spec.label, reference)
+        raise _already_awarded(spec.display, reference)
     day_seq = life_seq = None
     if spec.per_day:
         day_seq = mine.filter(local_date=local_date).count() + 1
         if day_seq > spec.per_day:
-            raise _limit_reached(spec.label)
+            raise _limit_reached(spec.display)
     if spec.per_month:
         first = local_date.replace(day=1)
         if mine.filter(local_date__gte=first, local_date__lt=_next_month(first)).count() >= spec.per_month:
-            raise _limit_reached(spec.label)
+            raise _limit_reached(spec.display)
     if spec.lifetime:
         life_seq = mine.count() + 1
         if life_seq > spec.lifetime:
-            raise _limit_reached(spec.label)
+            raise _limit_reached(spec.display)
     streak = 0
     if spec.counts_streak:
         previous = mine.filter(local_date=local_date - dt.timedelta(days=1)).order_by("-id").first()
@@ -537,8 +537,8 @@ def do_award_activity(
             )
     except IntegrityError as exc:  # a concurrent award the member lock did not serialize
         if reference and mine.filter(reference=reference).exists():
-            raise _already_awarded(spec.label, reference) from exc
-        raise _limit_reached(spec.label) from exc
+            raise _already_awarded(spec.display, reference) from exc
+        raise _limit_reached(spec.display) from exc
     add_timeline(
         member,
         "activity_awarded",

@@ -27,6 +27,7 @@ from patron.core.events import publish
 from patron.ledger import accounts, events, program
 from patron.ledger.errors import ErrorCode
 from patron.ledger.models import (
+    Account,
     AccountKind,
     Adjustment,
     AdjustmentStatus,
@@ -39,7 +40,7 @@ from patron.ledger.models import (
     PointType,
     Posting,
 )
-from patron.members.models import LIVE_STATUSES, Member, MemberStatus, Transaction, TransactionKind
+from patron.members.models import LIVE_STATUSES, Member, MemberStatus, TimelineEntry, Transaction, TransactionKind
 from patron.members.services import add_timeline, lock_member, refunded_so_far
 
 MAX_POINTS = 10**12
@@ -464,7 +465,10 @@ def do_apply_refund(*, refund: Transaction) -> list[Journal]:
     share, whole = refunded_so_far(original), original.amount
     written = []
     for earn in Journal.objects.filter(transaction=original, kind=JournalKind.EARN).order_by("id"):
-        due = _proportional(earn.points, share, whole) - _already_reversed(earn, JournalKind.CLAWBACK)
+        clawed = _already_reversed(earn, JournalKind.CLAWBACK)
+        due = _proportional(earn.points, share, whole) - clawed
+        # A reversal of a mistaken earn already took some back: never take more than it earned.
+        due = min(due, earn.points - clawed - _already_reversed(earn, JournalKind.REVERSAL))
         if due > 0:
             entry = Entry(member, JournalKind.CLAWBACK)
             _take_back(entry, earn, due)
@@ -555,19 +559,78 @@ def release_member_pending(member_id: int, now: dt.datetime | None = None) -> Jo
     return _write(entry, memo="return window passed")
 
 
-@transaction.atomic
 def expire_member_lots(member_id: int, now: dt.datetime | None = None) -> Journal | None:
     """One expiry journal for everything of this member's that is past its date."""
-    now = now or clock.now()
-    member = lock_member(member_id)
-    lots = list(Lot.objects.filter(member=member, remaining__gt=0, expires_at__lte=now).order_by("expires_at", "id"))
-    if not lots:
-        return None
-    entry = Entry(member, JournalKind.EXPIRE)
-    points = _take_from_lots(entry, lots, sum(lot.remaining for lot in lots), AccountKind.EXPIRY)
-    journal = _write(entry, memo="expired", detail={"lots": [lot.pk for lot in lots]})
-    add_timeline(member, "points_expired", points=points, journal_id=journal.pk)
-    return journal
+    journals = _expire_batch([member_id], now or clock.now())
+    return journals[0] if journals else None
+
+
+@transaction.atomic
+def _expire_batch(member_ids: list[int], now: dt.datetime) -> list[Journal]:
+    """Expire the due lots of a batch of members in a few set-based statements: lock the members
+    (in id order, as every other writer does one at a time), re-read their due lots under the lock,
+    then write one journal per member with its postings, lot moves, balances and timeline row."""
+    locked = {m.pk: m for m in Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk")}
+    lots = Lot.objects.filter(member_id__in=list(locked), remaining__gt=0, expires_at__lte=now)
+    by_member: dict[int, list[Lot]] = defaultdict(list)
+    for lot in lots.order_by("member_id", "expires_at", "id"):
+        by_member[lot.member_id].append(lot)
+    if not by_member:
+        return []
+    balances = {
+        (a.member_id, a.kind, a.point_type): a
+        for a in Account.objects.filter(
+            member_id__in=list(by_member), kind__in=[AccountKind.AVAILABLE, AccountKind.PENDING]
+        )
+    }
+    actor = current_actor().label[:150]
+    journals: list[Journal] = []
+    postings: list[Posting] = []
+    moves: list[LotMove] = []
+    touched: dict[int, Account] = {}
+    for member_id, member_lots in by_member.items():
+        total = sum(lot.remaining for lot in member_lots)
+        journals.append(
+            Journal(
+                kind=JournalKind.EXPIRE,
+                member=locked[member_id],
+                points=-total,
+                memo="expired",
+                detail={"lots": [lot.pk for lot in member_lots]},
+                created_at=clock.now(),
+                actor_label=actor,
+            )
+        )
+    Journal.objects.bulk_create(journals)
+    for journal in journals:
+        sums: dict[int, int] = defaultdict(int)
+        for lot in by_member[journal.member_id]:
+            account = balances[
+                (journal.member_id, AccountKind.PENDING if lot.pending else AccountKind.AVAILABLE, lot.point_type)
+            ]
+            account.balance -= lot.remaining
+            touched[account.pk] = account
+            sums[account.pk] -= lot.remaining
+            sums[accounts.program_account(AccountKind.EXPIRY, lot.point_type)] += lot.remaining
+            moves.append(LotMove(lot=lot, journal=journal, amount=-lot.remaining))
+        postings.extend(Posting(journal=journal, account_id=a, amount=v) for a, v in sums.items() if v)
+    Posting.objects.bulk_create(postings)
+    LotMove.objects.bulk_create(moves)
+    Lot.objects.filter(pk__in=[move.lot.pk for move in moves]).update(remaining=0)
+    Account.objects.bulk_update(list(touched.values()), ["balance"])
+    TimelineEntry.objects.bulk_create(
+        TimelineEntry(
+            member_id=j.member_id,
+            at=j.created_at,
+            kind="points_expired",
+            data={"points": -j.points, "journal_id": j.pk},
+            actor_label=actor,
+        )
+        for j in journals
+    )
+    for journal in journals:
+        publish(events.PointsPosted(journal.pk, journal.member_id, JournalKind.EXPIRE, journal.points))
+    return journals
 
 
 def members_with_due(now: dt.datetime, *, pending: bool) -> list[int]:
@@ -583,11 +646,13 @@ def run_release(now: dt.datetime | None = None) -> int:
     return sum(1 for member_id in members_with_due(now, pending=True) if release_member_pending(member_id, now))
 
 
-def run_expiry(now: dt.datetime | None = None) -> int:
-    """Expire every lot past its date, one transaction per member. Safe to run twice, or beside
-    redemptions: each member is locked and re-read, and an expired lot has nothing left to expire."""
+def run_expiry(now: dt.datetime | None = None, batch: int = 1000) -> int:
+    """Expire every lot past its date, a batch of members per transaction. Safe to run twice, or
+    beside redemptions: members are locked and their lots re-read, and an expired lot has nothing
+    left to expire. Returns how many members lost points."""
     now = now or clock.now()
-    return sum(1 for member_id in members_with_due(now, pending=False) if expire_member_lots(member_id, now))
+    due = members_with_due(now, pending=False)
+    return sum(len(_expire_batch(due[i : i + batch], now)) for i in range(0, len(due), batch))
 
 
 # --------------------------------------------------------------------------- manual adjustments
