@@ -15,6 +15,10 @@ from django.core.management import call_command
 from django.db.models import Count, F, Sum
 
 from patron.demo.generator import DAY, DemoConfig, DemoGenerator, generate
+from patron.earning import queries as earning_queries
+from patron.ledger import audit
+from patron.ledger import queries as ledger_queries
+from patron.ledger.models import Journal, JournalKind
 from patron.members import queries, services
 from patron.members.models import Member, TimelineEntry, Transaction, TransactionLine
 from patron.members.names import pinyin_keys
@@ -165,3 +169,37 @@ def test_commands_generate_once_and_print_the_logins():
         "demo_promoter",
     ):
         assert username in text
+
+
+@pytest.mark.django_db
+def test_demo_points_ledger_passes_the_audit_and_matches_its_totals():
+    stats = generate(DemoConfig(members=400, months=24, seed=11, now=NOW, batch_members=150))
+    totals = stats.ledger
+    assert totals is not None
+    failed = [(c.name, c.detail) for c in audit.run() if not c.ok]
+    assert not failed, failed
+    figures = ledger_queries.liability()
+    assert (figures.issued, figures.reversed, figures.redeemed, figures.expired, figures.outstanding) == (
+        totals.issued,
+        totals.reversed,
+        totals.redeemed,
+        totals.expired,
+        totals.outstanding,
+    )
+    # Two years of history: points earned, taken back after refunds, spent, and expired at a year end.
+    assert min(totals.earns, totals.clawbacks, totals.redemptions, totals.expiries) > 0
+    assert Journal.objects.count() == totals.journals
+    assert Journal.objects.filter(kind=JournalKind.EARN).count() == totals.earns
+    # Every sale earns ⌊yuan⌋ points (the retail preset), naming the rule like a live earn does.
+    for journal in Journal.objects.filter(kind=JournalKind.EARN).select_related("transaction")[:50]:
+        assert journal.points == int(journal.transaction.amount)
+        assert [r["points"] for r in journal.detail["rules"]] == [journal.points]
+    # New sales after the demo earn by the same rule.
+    assert list(earning_queries.rules().values_list("preset", flat=True)) == ["retail_base"]
+
+
+@pytest.mark.django_db
+def test_demo_without_points_leaves_the_ledger_empty():
+    stats = generate(DemoConfig(members=50, months=3, seed=2, now=NOW, points=False))
+    assert stats.ledger is None
+    assert not Journal.objects.exists()

@@ -30,6 +30,9 @@ from pypinyin import lazy_pinyin
 
 from patron.core.context import Actor, acting_as
 from patron.core.permissions import Role
+from patron.demo import ledger_rows
+from patron.earning import queries as earning_queries
+from patron.earning import services as earning_services
 from patron.members import services
 from patron.members.models import (
     ConsentRecord,
@@ -311,6 +314,7 @@ class DemoConfig:
     seed: int
     now: dt.datetime  # aware; the last purchase is before it
     batch_members: int = 2000
+    points: bool = True  # write each member's points ledger too (ledger_rows.py)
 
 
 class _Weighted:
@@ -732,6 +736,7 @@ CONSENT_COLUMNS = _table(
 )
 TAG_COLUMNS = _table(MemberTag, "id", "member", "tag", "source", "tagged_at", "actor_label")
 TABLES = [MEMBER_COLUMNS, TXN_COLUMNS, LINE_COLUMNS, TIMELINE_COLUMNS, CONSENT_COLUMNS, TAG_COLUMNS]
+TABLES += ledger_rows.TABLES  # the points ledger: accounts, journals, postings, lots, lot moves
 
 
 def _money(cents: int) -> str:
@@ -751,6 +756,7 @@ class RowBuilder:
         # SQLite keeps Django's naive-UTC text; PostgreSQL gets an explicit offset.
         self.time_format = "%Y-%m-%d %H:%M:%S" if vendor == "sqlite" else "%Y-%m-%d %H:%M:%S+00"
         self.ids = {name: itertools.count(1) for name in ("line", "timeline", "consent", "tag")}
+        self.ledger: ledger_rows.LedgerRowBuilder | None = None  # set by generate() when points are wanted
 
     def stamp(self, at: int) -> str:
         return time.strftime(self.time_format, time.gmtime(at))
@@ -759,6 +765,8 @@ class RowBuilder:
         out: dict[str, list[tuple[Any, ...]]] = {table: [] for table, _cols in TABLES}
         for member in chunk:
             self._member_rows(member, out)
+            if self.ledger is not None:
+                self.ledger.member_rows(member, out)
         return out
 
     def _member_rows(self, m: MemberDraft, out: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -963,6 +971,7 @@ class DemoStats:
     consents: int = 0
     tags: int = 0
     seconds: float = 0.0
+    ledger: ledger_rows.LedgerTotals | None = None
 
     def count(self, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         self.members += len(rows[MEMBER_COLUMNS[0]])
@@ -1028,9 +1037,23 @@ def ensure_tags() -> list[int]:
     return ids
 
 
+def ensure_earning_rule() -> None:
+    """The rule the demo history was earned by (1 point per ¥1), so new sales earn the same way."""
+    if not earning_queries.rules().exists():
+        earning_services.do_create_rule_from_preset(preset_key="retail_base")
+
+
 def reset_sequences() -> None:
     """Ids were given by the generator; move PostgreSQL's sequences past them (SQLite follows by itself)."""
-    models = [Member, Transaction, TransactionLine, TimelineEntry, ConsentRecord, MemberTag]
+    models: list[type[Model]] = [
+        Member,
+        Transaction,
+        TransactionLine,
+        TimelineEntry,
+        ConsentRecord,
+        MemberTag,
+        *ledger_rows.MODELS,
+    ]
     statements = connection.ops.sequence_reset_sql(no_style(), models)
     with connection.cursor() as cur:
         for sql in statements:
@@ -1047,11 +1070,17 @@ def generate(config: DemoConfig, progress: Callable[[DemoStats], None] | None = 
         store_ids = ensure_stores(stores, config.now)
         users = ensure_staff(store_ids[0])
         tag_ids = ensure_tags()
+        if config.points:
+            ensure_earning_rule()
     builder = RowBuilder(stores, store_ids, tag_ids, users["demo_promoter"].pk, connection.vendor)
     stats = DemoStats()
+    drafts = DemoGenerator(config, stores)
+    if config.points:
+        builder.ledger = ledger_rows.prepare(builder, now=drafts.end, start=drafts.start, seed=config.seed)
+        stats.ledger = builder.ledger.totals
     writer = _PostgresWriter() if connection.vendor == "postgresql" else _SqliteWriter()
     with writer:
-        for chunk in DemoGenerator(config, stores).chunks():
+        for chunk in drafts.chunks():
             rows = builder.rows(chunk)
             writer.write(rows)
             stats.count(rows)

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from patron.core import clock
 from patron.demo.generator import DemoConfig, DemoStats, generate
+from patron.demo.ledger_rows import LedgerTotals
 from patron.members.models import Member
 
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--batch", type=int, default=2000, help="members written per transaction")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when members already exist")
+        parser.add_argument("--no-points", action="store_true", help="leave the points ledger empty")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if Member.objects.exists():
@@ -39,6 +41,7 @@ class Command(BaseCommand):
             seed=options["seed"],
             now=until,
             batch_members=max(1, options["batch"]),
+            points=not options["no_points"],
         )
         self.stdout.write(f"Generating {config.members:,} members over {config.months} months (seed {config.seed})…")
         self._last_report = 0.0
@@ -61,4 +64,19 @@ class Command(BaseCommand):
                 f"{stats.transactions:,} transactions ({stats.transactions_per_second:,.0f}/s), {stats.lines:,} lines, "
                 f"{stats.timeline:,} timeline rows, {stats.consents:,} consents, {stats.tags:,} tags."
             )
+        )
+        if stats.ledger is not None:
+            self._ledger_summary(stats.ledger)
+
+    def _ledger_summary(self, t: LedgerTotals) -> None:
+        self.stdout.write(
+            f"Points ledger: {t.journals:,} journals ({t.earns:,} earns, {t.clawbacks:,} clawbacks, "
+            f"{t.redemptions:,} redemptions, {t.expiries:,} expiries, {t.releases:,} releases), "
+            f"{t.postings:,} postings, {t.lots:,} lots, {t.lot_moves:,} lot moves, {t.accounts:,} member accounts."
+        )
+        self.stdout.write(
+            f"Points: issued {t.issued:,}, clawed back {t.reversed:,}, redeemed {t.redeemed:,}, "
+            f"expired {t.expired:,}, written off {t.written_off:,}, outstanding {t.outstanding:,} "
+            f"({t.members_with_points:,} members hold points, {t.members_redeemed:,} have redeemed, "
+            f"{t.members_expired:,} had points expire, {t.members_owing:,} owe points)."
         )
