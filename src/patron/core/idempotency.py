@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection
 
 from patron.core import clock
 from patron.core.errors import DomainError, ErrorCode
@@ -45,17 +45,31 @@ def claim(scope: str, key: str, request_hash: str) -> IdempotencyRecord | Replay
     Returns the new record (the caller does the work and then `complete`s it), or a Replay of the
     stored first response. Raises IdempotencyMismatch for a different body under the same key.
     """
-    existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    scope=scope, key=key, request_hash=request_hash, created_at=clock.now()
-                )
-        except IntegrityError:
-            # Another request committed the same key between our read and insert.
-            existing = IdempotencyRecord.objects.get(scope=scope, key=key)
-    return _replay_or_refuse(existing, request_hash)
+    record = _insert_unless_taken(scope, key, request_hash)
+    if record is not None:
+        return record
+    # Taken: by an earlier request, or by a concurrent one that PostgreSQL waited on to commit.
+    return _replay_or_refuse(IdempotencyRecord.objects.get(scope=scope, key=key), request_hash)
+
+
+def _insert_unless_taken(scope: str, key: str, request_hash: str) -> IdempotencyRecord | None:
+    """Insert the key's row, or nothing when the key is taken. One statement, no savepoint: it is on
+    every API write, and ON CONFLICT DO NOTHING cannot spoil the caller's transaction."""
+    q = connection.ops.quote_name
+    table, scope_, key_ = q(IdempotencyRecord._meta.db_table), q("scope"), q("key")
+    now = clock.now()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} ({scope_}, {key_}, {q('request_hash')}, {q('created_at')}) "
+            f"VALUES (%s, %s, %s, %s) ON CONFLICT ({scope_}, {key_}) DO NOTHING RETURNING {q('id')}",
+            [scope, key, request_hash, connection.ops.adapt_datetimefield_value(now)],
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    record = IdempotencyRecord(id=row[0], scope=scope, key=key, request_hash=request_hash, created_at=now)
+    record._state.adding, record._state.db = False, connection.alias
+    return record
 
 
 def _replay_or_refuse(record: IdempotencyRecord, request_hash: str) -> Replay:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from patron.core import clock
@@ -21,7 +22,7 @@ from patron.core.errors import ValidationFailed
 from patron.earning import engine, services
 from patron.ledger import program
 from patron.ledger import services as ledger
-from patron.ledger.models import Journal, JournalKind
+from patron.ledger.models import Journal, JournalKind, Lot
 from patron.members import services as members
 from patron.members.models import Member, Transaction, TransactionKind
 
@@ -69,11 +70,14 @@ def sale_outcome(txn: Transaction, created: bool) -> SaleOutcome:
     answers exactly as the first call did)."""
     earned, rules, pending = 0, [], False
     redeemed = 0
-    for journal in Journal.objects.filter(transaction=txn).order_by("id"):
+    journals = Journal.objects.filter(transaction=txn).annotate(
+        has_pending=Exists(Lot.objects.filter(journal=OuterRef("pk"), pending=True))
+    )
+    for journal in journals.order_by("id"):
         if journal.kind == JournalKind.EARN:
             earned += journal.points
             rules.extend(journal.detail.get("rules", []))
-            pending = pending or journal.lots.filter(pending=True).exists()
+            pending = pending or journal.has_pending
         elif journal.kind == JournalKind.REDEEM:
             redeemed += -journal.points
     rate = program.current().points_per_currency_unit
@@ -84,7 +88,7 @@ def points_value(points: int, rate: int) -> Decimal:
     return (Decimal(points) / Decimal(rate)).quantize(Decimal("0.01"))
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the API's write() block has the savepoint a refusal rolls back to
 def do_sale(*, data: members.SaleInput, pay_with_points: int = 0) -> SaleOutcome:
     """Record a sale (which earns through the hook) and optionally pay part of it with points."""
     txn, created = members.do_record_sale(data=data)

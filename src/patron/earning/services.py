@@ -149,7 +149,7 @@ def quote(member: Member | None, basket: Basket) -> Quote:
 # --------------------------------------------------------------------------- consuming caps, earning
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # no savepoint: a failure here fails the earn that called it
 def consume_caps(member: Member, quote: Quote, at: dt.datetime | None = None) -> Quote:
     """Record the quote's use of per-member caps and budgets, in the caller's transaction, and return
     what may actually be awarded: an award that a concurrent earn has made too large is reduced,

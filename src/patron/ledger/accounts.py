@@ -67,7 +67,9 @@ class MemberAccounts:
     def id_for(self, kind: str, point_type: str) -> int:
         key = (kind, point_type)
         if key not in self.ids:
-            self.ids[key] = _get_or_create(self.member_id, kind, point_type)
+            # The member row is locked and every account of theirs was read under the lock, so
+            # nobody else can be creating this one: insert it without a look-up or a savepoint.
+            self.ids[key] = Account.objects.create(member_id=self.member_id, kind=kind, point_type=point_type).pk
             self.balances[key] = 0
         return self.ids[key]
 

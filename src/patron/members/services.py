@@ -970,12 +970,13 @@ def _insert_transaction(
             )
     except IntegrityError:
         return None
-    TransactionLine.objects.bulk_create(
+    lines = TransactionLine.objects.bulk_create(
         TransactionLine(
             transaction=txn, sku=line.sku, category=line.category, quantity=line.quantity, amount=line.amount
         )
         for line in data.lines
     )
+    _remember_lines(txn, lines)
     timeline = transaction_timeline_data(
         transaction_id=txn.pk,
         amount=txn.amount,
@@ -997,6 +998,14 @@ def _insert_transaction(
         )
     )
     return txn
+
+
+def _remember_lines(txn: Transaction, lines: list[TransactionLine]) -> None:
+    """The hooks read `txn.lines` (earning's rule engine): give them the rows just written, the way
+    prefetch_related would, instead of a query for what is already in hand."""
+    cached = txn.lines.all()  # not evaluated: a queryset to hold the rows
+    cached._result_cache, cached._prefetch_done = lines, True  # type: ignore[attr-defined]
+    txn._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
 
 
 def transaction_timeline_data(
