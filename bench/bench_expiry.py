@@ -107,12 +107,14 @@ def build(members: int, per_member: int) -> dict[str, Any]:
             """,
             {"members": members},
         )
+        conn.execute(
+            "INSERT INTO ledger_account (id, member_id, kind, point_type, balance) "
+            "VALUES (1, NULL, 'issuance', 'purchase', 0)"
+        )
         timings["accounts"] = step(
             conn,
             "accounts (issuance + one available per member)",
             f"""
-            INSERT INTO ledger_account (id, member_id, kind, point_type, balance)
-                VALUES (1, NULL, 'issuance', 'purchase', 0);
             INSERT INTO ledger_account (id, member_id, kind, point_type, balance)
             SELECT 1 + m, m, 'available', 'purchase', (SELECT sum({amount}) FROM generate_series(1, %(per)s) AS k)
             FROM generate_series(1, %(members)s) AS m
