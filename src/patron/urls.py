@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("", include("patron.members.urls")),
     path("", include("patron.ledger.urls")),
+    path("", include("patron.earning.urls")),
     path("", include("patron.api.views")),
     path("", include("patron.console.urls")),
 ]

@@ -22,6 +22,8 @@ NAVIGATION: list[tuple[str, Any, Perm | None]] = [
     ("members:attribute_list", _("Profile fields"), Perm.SETTINGS_MANAGE),
     ("ledger:approvals", _("Points approvals"), Perm.POINTS_APPROVE),
     ("ledger:program", _("Points program"), Perm.PROGRAM_MANAGE),
+    # Everyone who sees points may read the rules that make them (earning/views.py says why).
+    ("earning:list", _("Earning rules"), Perm.POINTS_VIEW),
     ("ledger:finance", _("Points finance"), Perm.FINANCE_VIEW),
     ("apikeys:list", _("API keys"), Perm.APIKEYS_MANAGE),
     ("console:audit_log", _("Audit log"), Perm.AUDIT_VIEW),

@@ -255,6 +255,20 @@ class RuleConfig(BaseModel):
             raise ValueError(_("Only best-of rules belong to a group."))
         return self
 
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _in_utc_range(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """Stored and compared in UTC, so the time must have a UTC form in a sensible range."""
+        if value is None:
+            return None
+        try:
+            utc = value.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise ValueError(_("The time is out of range.")) from exc
+        if not 1970 <= utc.year <= 9998:
+            raise ValueError(_("The time is out of range."))
+        return utc
+
     @field_validator("group")
     @classmethod
     def _strip_group(cls, value: str) -> str:

@@ -415,7 +415,7 @@ def do_create_rule_from_preset(
         )
     try:
         config = preset.config(**params)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a date beyond the calendar
         raise ValidationFailed(
             _("The preset's parameters are not valid: %(why)s") % {"why": exc}, code=ErrorCode.INVALID_RULE
         ) from exc
