@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +19,7 @@ from patron.earning.rules import RuleConfig
 from patron.ledger.models import Journal
 from tests.earning.rules import make_rule, one_point_per_yuan
 from tests.factories import make_member, make_sale
+from tests.roles import Case, url_of
 
 pytestmark = pytest.mark.django_db
 ALL_ROLES = [r.value for r in Role]
@@ -64,32 +63,15 @@ def edit_data(rule: EarningRule, **changes: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- every page by role
 
 
-@dataclass
-class Case:
-    name: str
-    perm: Perm
-    url: Callable[[SimpleNamespace], str]
-    data: Callable[[SimpleNamespace], dict[str, Any]] | None = None  # None: a GET
-    done: Callable[[SimpleNamespace], bool] | None = None
-    query: dict[str, str] | None = None
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def _url(name: str, attr: str | None = None) -> Callable[[SimpleNamespace], str]:
-    return lambda w: reverse(name, args=[getattr(w, attr).pk] if attr else [])
-
-
 CASES = [
-    Case("list", Perm.POINTS_VIEW, _url("earning:list"), query={"state": "disabled"}),
-    Case("preview", Perm.POINTS_VIEW, _url("earning:preview"), query={"amount": "100", "at": SATURDAY_NOON}),
-    Case("presets", Perm.PROGRAM_MANAGE, _url("earning:presets")),
-    Case("new page", Perm.PROGRAM_MANAGE, _url("earning:new")),
+    Case("list", Perm.POINTS_VIEW, url_of("earning:list"), query={"state": "disabled"}),
+    Case("preview", Perm.POINTS_VIEW, url_of("earning:preview"), query={"amount": "100", "at": SATURDAY_NOON}),
+    Case("presets", Perm.PROGRAM_MANAGE, url_of("earning:presets")),
+    Case("new page", Perm.PROGRAM_MANAGE, url_of("earning:new")),
     Case(
         "new",
         Perm.PROGRAM_MANAGE,
-        _url("earning:new"),
+        url_of("earning:new"),
         lambda w: blank_data(name="role walk", rate="1"),
         lambda w: EarningRule.objects.filter(name="role walk").exists(),
     ),
@@ -104,18 +86,18 @@ CASES = [
         },
         lambda w: EarningRule.objects.filter(name="role walk", preset="big_basket_bonus").exists(),
     ),
-    Case("edit page", Perm.PROGRAM_MANAGE, _url("earning:edit", "retail")),
+    Case("edit page", Perm.PROGRAM_MANAGE, url_of("earning:edit", "retail")),
     Case(
         "edit",
         Perm.PROGRAM_MANAGE,
-        _url("earning:edit", "retail"),
+        url_of("earning:edit", "retail"),
         lambda w: edit_data(w.retail, rate="7"),
         lambda w: config_of(w.retail)["rate"] == "7",
     ),
     Case(
         "switch",
         Perm.PROGRAM_MANAGE,
-        _url("earning:switch", "weekend"),
+        url_of("earning:switch", "weekend"),
         lambda w: {"enabled": "off", "reason": "role walk"},
         lambda w: not EarningRule.objects.get(pk=w.weekend.pk).enabled,
     ),

@@ -9,44 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from patron.core import clock
 from patron.core.errors import DomainError
 from patron.ledger import audit, queries, services
 from patron.ledger.models import Account, AccountKind, Hold, HoldStatus
 from tests.factories import make_member
+from tests.threads import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def run_threads(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` in n threads released together; return each result or the exception it raised.
-    Every thread closes its own database connection when it is done."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
+    """`race`, and none of the threads may have crashed."""
+    results = race(n, work)
     crashed = [r for r in results if isinstance(r, BaseException)]
     assert not crashed, crashed
     return results

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +21,7 @@ from patron.ledger import audit, program, queries, services
 from patron.ledger.forms import ProgramForm
 from patron.ledger.models import Adjustment, AdjustmentStatus, Hold, HoldStatus, Journal, JournalKind
 from tests.factories import make_member, make_sale, make_staff
+from tests.roles import Case, url_of
 
 pytestmark = pytest.mark.django_db
 ALL_ROLES = [r.value for r in Role]
@@ -84,75 +83,58 @@ def _program_form(**changes: Any) -> dict[str, Any]:
     return data
 
 
-@dataclass
-class Case:
-    name: str
-    perm: Perm
-    url: Callable[[SimpleNamespace], str]
-    data: Callable[[SimpleNamespace], dict[str, Any]] | None = None  # None: a GET
-    done: Callable[[SimpleNamespace], bool] | None = None
-    query: dict[str, str] | None = None
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def _url(name: str, attr: str | None = None) -> Callable[[SimpleNamespace], str]:
-    return lambda w: reverse(name, args=[getattr(w, attr).pk] if attr else [])
-
-
 def _status(adjustment: Adjustment) -> str:
     return Adjustment.objects.get(pk=adjustment.pk).status
 
 
 CASES = [
-    Case("member points", Perm.POINTS_VIEW, _url("ledger:member_points", "member")),
+    Case("member points", Perm.POINTS_VIEW, url_of("ledger:member_points", "member")),
     Case(
         "statement",
         Perm.POINTS_VIEW,
-        _url("ledger:statement", "member"),
+        url_of("ledger:statement", "member"),
         query={"start": "2020-01-01", "end": "2020-12-31", "format": "pdf"},
     ),
     Case(
         "adjust",
         Perm.POINTS_ADJUST,
-        _url("ledger:adjust", "member"),
+        url_of("ledger:adjust", "member"),
         lambda w: {"points": "20", "point_type": "adjustment", "reason": "role walk"},
         lambda w: Adjustment.objects.filter(reason="role walk").exists(),
     ),
     Case(
         "void hold",
         Perm.POINTS_REDEEM,
-        _url("ledger:void_hold", "hold"),
+        url_of("ledger:void_hold", "hold"),
         lambda w: {},
         lambda w: Hold.objects.get(pk=w.hold.pk).status == HoldStatus.VOIDED,
     ),
-    Case("approvals", Perm.POINTS_APPROVE, _url("ledger:approvals")),
+    Case("approvals", Perm.POINTS_APPROVE, url_of("ledger:approvals")),
     Case(
         "approve",
         Perm.POINTS_APPROVE,
-        _url("ledger:approve", "big"),
+        url_of("ledger:approve", "big"),
         lambda w: {"note": ""},
         lambda w: _status(w.big) == AdjustmentStatus.POSTED,
     ),
     Case(
         "reject",
         Perm.POINTS_APPROVE,
-        _url("ledger:reject", "big"),
+        url_of("ledger:reject", "big"),
         lambda w: {"note": "no receipt"},
         lambda w: _status(w.big) == AdjustmentStatus.REJECTED,
     ),
-    Case("program page", Perm.PROGRAM_MANAGE, _url("ledger:program")),
+    Case("program page", Perm.PROGRAM_MANAGE, url_of("ledger:program")),
     Case(
         "program save",
         Perm.PROGRAM_MANAGE,
-        _url("ledger:program"),
+        url_of("ledger:program"),
         lambda w: _program_form(hold_minutes="45"),
         lambda w: program.current().hold_minutes == 45,
     ),
-    Case("finance", Perm.FINANCE_VIEW, _url("ledger:finance")),
-    Case("finance export", Perm.FINANCE_VIEW, _url("ledger:finance_export"), query={"format": "xlsx"}),
-    Case("run audit", Perm.FINANCE_VIEW, _url("ledger:run_audit"), lambda w: {}),
+    Case("finance", Perm.FINANCE_VIEW, url_of("ledger:finance")),
+    Case("finance export", Perm.FINANCE_VIEW, url_of("ledger:finance_export"), query={"format": "xlsx"}),
+    Case("run audit", Perm.FINANCE_VIEW, url_of("ledger:run_audit"), lambda w: {}),
 ]
 
 

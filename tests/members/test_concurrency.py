@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from tests.factories import make_member, make_sale
+from tests.threads import race
 
 from patron.core import clock
 from patron.core.errors import DomainError
@@ -21,29 +19,6 @@ from patron.members.models import Member, Transaction
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 AT = "2026-01-10T10:00:00+08:00"
-
-
-def race(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` in n threads released together; return each result or the exception it raised."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return results
 
 
 def post(key: str, path: str, body: dict[str, Any], idem: str) -> tuple[int, Any]:
