@@ -29,3 +29,11 @@ class Case:
 def url_of(name: str, attr: str | None = None) -> Callable[[SimpleNamespace], str]:
     """The URL named `name`, with the pk of the world's `attr` object when given."""
     return lambda w: reverse(name, args=[getattr(w, attr).pk] if attr else [])
+
+
+def call(client: Any, case: Case, world: SimpleNamespace) -> Any:
+    """GET the page (with the case's query) or POST the case's data."""
+    url = case.url(world)
+    if case.data is None:
+        return client.get(url, case.query or {})
+    return client.post(url, case.data(world))

@@ -19,7 +19,7 @@ from patron.earning.rules import RuleConfig
 from patron.ledger.models import Journal
 from tests.earning.rules import make_rule, one_point_per_yuan
 from tests.factories import make_member, make_sale
-from tests.roles import Case, url_of
+from tests.roles import Case, call, url_of
 
 pytestmark = pytest.mark.django_db
 ALL_ROLES = [r.value for r in Role]
@@ -104,19 +104,12 @@ CASES = [
 ]
 
 
-def _call(client, case: Case, world: SimpleNamespace):
-    url = case.url(world)
-    if case.data is None:
-        return client.get(url, case.query or {})
-    return client.post(url, case.data(world))
-
-
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world, role, case):
     client.force_login(staff(role))
     audits = AuditEntry.objects.count()
-    response = _call(client, case, world)
+    response = call(client, case, world)
     if Role(role) not in roles_with(case.perm):
         assert response.status_code == 403
         assert AuditEntry.objects.count() == audits
@@ -131,7 +124,7 @@ def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_anonymous_goes_to_login_and_changes_nothing(client, world, case):
-    response = _call(client, case, world)
+    response = call(client, case, world)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("console:login"))
     if case.done:

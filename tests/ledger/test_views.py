@@ -21,7 +21,7 @@ from patron.ledger import audit, program, queries, services
 from patron.ledger.forms import ProgramForm
 from patron.ledger.models import Adjustment, AdjustmentStatus, Hold, HoldStatus, Journal, JournalKind
 from tests.factories import make_member, make_sale, make_staff
-from tests.roles import Case, url_of
+from tests.roles import Case, call, url_of
 
 pytestmark = pytest.mark.django_db
 ALL_ROLES = [r.value for r in Role]
@@ -138,19 +138,12 @@ CASES = [
 ]
 
 
-def _call(client, case: Case, world: SimpleNamespace):
-    url = case.url(world)
-    if case.data is None:
-        return client.get(url, case.query or {})
-    return client.post(url, case.data(world))
-
-
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world, role, case):
     program.forget()
     client.force_login(staff(role))
-    response = _call(client, case, world)
+    response = call(client, case, world)
     allowed = Role(role) in roles_with(case.perm)
     if not allowed:
         assert response.status_code == 403
@@ -168,7 +161,7 @@ def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_anonymous_goes_to_login_and_changes_nothing(client, world, case):
-    response = _call(client, case, world)
+    response = call(client, case, world)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("console:login"))
     if case.done:

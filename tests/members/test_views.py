@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 from tests.factories import make_member, make_sale, make_staff, make_store
+from tests.roles import Case, call, url_of
 
 from patron.core.models import AuditEntry
 from patron.core.permissions import Perm, Role, roles_with
@@ -55,24 +53,6 @@ def _merged_duplicate(w: SimpleNamespace) -> MemberMerge:
     return services.do_merge_members(survivor=w.member, absorbed=dup, reason="same person")
 
 
-@dataclass
-class Case:
-    """One console endpoint: how to call it and, for a write, how to see that it happened."""
-
-    name: str
-    perm: Perm
-    url: Callable[[SimpleNamespace], str]
-    data: Callable[[SimpleNamespace], dict[str, Any]] | None = None  # None: a GET
-    done: Callable[[SimpleNamespace], bool] | None = None
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def _url(name: str, attr: str | None = None) -> Callable[[SimpleNamespace], str]:
-    return lambda w: reverse(name, args=[getattr(w, attr).pk] if attr else [])
-
-
 def _member(w: SimpleNamespace, attr: str = "member") -> Member:
     return Member.objects.get(pk=getattr(w, attr).pk)
 
@@ -80,71 +60,71 @@ def _member(w: SimpleNamespace, attr: str = "member") -> Member:
 MEMBER_FORM = {"name": "赵敏", "phone": "13912345678", "gender": "F", "language": "zh-hans", "join_channel": "store"}
 
 CASES = [
-    Case("list", Perm.MEMBERS_VIEW, _url("members:list")),
-    Case("detail", Perm.MEMBERS_VIEW, _url("members:detail", "member")),
-    Case("create page", Perm.MEMBERS_CREATE, _url("members:create")),
+    Case("list", Perm.MEMBERS_VIEW, url_of("members:list")),
+    Case("detail", Perm.MEMBERS_VIEW, url_of("members:detail", "member")),
+    Case("create page", Perm.MEMBERS_CREATE, url_of("members:create")),
     Case(
         "create",
         Perm.MEMBERS_CREATE,
-        _url("members:create"),
+        url_of("members:create"),
         lambda w: {**MEMBER_FORM, "store": w.store.pk, "consent_terms": "on"},
         lambda w: Member.objects.filter(name="赵敏").exists(),
     ),
-    Case("edit page", Perm.MEMBERS_EDIT, _url("members:edit", "member")),
+    Case("edit page", Perm.MEMBERS_EDIT, url_of("members:edit", "member")),
     Case(
         "edit",
         Perm.MEMBERS_EDIT,
-        _url("members:edit", "member"),
+        url_of("members:edit", "member"),
         lambda w: {"name": "张伟", "gender": "M", "language": "zh-hans", "city": "北京"},
         lambda w: _member(w).city == "北京",
     ),
     Case(
         "reveal phone",
         Perm.MEMBERS_REVEAL,
-        _url("members:reveal_phone", "member"),
+        url_of("members:reveal_phone", "member"),
         lambda w: {"reason": "calling back"},
         lambda w: AuditEntry.objects.filter(action="member.reveal_phone").exists(),
     ),
     Case(
         "change status",
         Perm.MEMBERS_STATUS,
-        _url("members:change_status", "member"),
+        url_of("members:change_status", "member"),
         lambda w: {"status": "frozen", "reason": "card lost"},
         lambda w: _member(w).status == MemberStatus.FROZEN,
     ),
     Case(
         "add tag",
         Perm.MEMBERS_TAG,
-        _url("members:add_tag", "member"),
+        url_of("members:add_tag", "member"),
         lambda w: {"tag": "骑行"},
         lambda w: MemberTag.objects.filter(member=w.member, tag__name="骑行").exists(),
     ),
     Case(
         "remove tag",
         Perm.MEMBERS_TAG,
-        _url("members:remove_tag", "member"),
+        url_of("members:remove_tag", "member"),
         lambda w: {"tag": "vip"},
         lambda w: not MemberTag.objects.filter(member=w.member, tag__name="vip").exists(),
     ),
     Case(
         "edit attributes",
         Perm.MEMBERS_EDIT,
-        _url("members:edit_attributes", "member"),
+        url_of("members:edit_attributes", "member"),
         lambda w: {"car_owner": "yes"},
         lambda w: MemberAttribute.objects.filter(member=w.member, value=True).exists(),
     ),
     Case(
         "record consent",
         Perm.MEMBERS_CONSENT,
-        _url("members:record_consent", "member"),
+        url_of("members:record_consent", "member"),
         lambda w: {"purpose": "sms_marketing", "granted": "1", "notice_version": "2026-01"},
         lambda w: ConsentRecord.objects.filter(member=w.member, purpose="sms_marketing", granted=True).exists(),
     ),
-    Case("merge page", Perm.MEMBERS_MERGE, _url("members:merge", "member")),
+    Case("merge page", Perm.MEMBERS_MERGE, url_of("members:merge", "member")),
     Case(
         "merge",
         Perm.MEMBERS_MERGE,
-        _url("members:merge", "member"),
+        url_of("members:merge", "member"),
         lambda w: {"member_no": w.other.member_no, "reason": "same person"},
         lambda w: _member(w, "other").status == MemberStatus.MERGED,
     ),
@@ -155,94 +135,87 @@ CASES = [
         lambda w: {"reason": "not the same person"},
         lambda w: MemberMerge.objects.filter(undone_at__isnull=False).exists(),
     ),
-    Case("applications", Perm.MEMBERS_APPROVE, _url("members:applications")),
+    Case("applications", Perm.MEMBERS_APPROVE, url_of("members:applications")),
     Case(
         "approve",
         Perm.MEMBERS_APPROVE,
-        _url("members:application_approve", "pending"),
+        url_of("members:application_approve", "pending"),
         lambda w: {},
         lambda w: _member(w, "pending").status == MemberStatus.ACTIVE,
     ),
     Case(
         "reject",
         Perm.MEMBERS_APPROVE,
-        _url("members:application_reject", "pending"),
+        url_of("members:application_reject", "pending"),
         lambda w: {"reason": "incomplete"},
         lambda w: _member(w, "pending").status == MemberStatus.REJECTED,
     ),
-    Case("sale page", Perm.TRANSACTIONS_RECORD, _url("members:record_sale", "member")),
+    Case("sale page", Perm.TRANSACTIONS_RECORD, url_of("members:record_sale", "member")),
     Case(
         "record sale",
         Perm.TRANSACTIONS_RECORD,
-        _url("members:record_sale", "member"),
+        url_of("members:record_sale", "member"),
         lambda w: {"store": w.store.pk, "external_id": "R-1", "amount": "88.00", "currency": "CNY", "channel": "store"},
         lambda w: Transaction.objects.filter(external_id="R-1").exists(),
     ),
-    Case("refund page", Perm.TRANSACTIONS_RECORD, _url("members:refund", "sale")),
+    Case("refund page", Perm.TRANSACTIONS_RECORD, url_of("members:refund", "sale")),
     Case(
         "refund",
         Perm.TRANSACTIONS_RECORD,
-        _url("members:refund", "sale"),
+        url_of("members:refund", "sale"),
         lambda w: {"external_id": "RF-1", "amount": "40.00"},
         lambda w: Transaction.objects.filter(external_id="RF-1", kind="refund").exists(),
     ),
-    Case("stores", Perm.STORES_MANAGE, _url("members:store_list")),
-    Case("store page", Perm.STORES_MANAGE, _url("members:store_create")),
+    Case("stores", Perm.STORES_MANAGE, url_of("members:store_list")),
+    Case("store page", Perm.STORES_MANAGE, url_of("members:store_create")),
     Case(
         "create store",
         Perm.STORES_MANAGE,
-        _url("members:store_create"),
+        url_of("members:store_create"),
         lambda w: {"code": "BJ001", "name": "北京国贸店", "city": "北京"},
         lambda w: w.store.__class__.objects.filter(code="BJ001").exists(),
     ),
-    Case("store edit page", Perm.STORES_MANAGE, _url("members:store_edit", "store")),
+    Case("store edit page", Perm.STORES_MANAGE, url_of("members:store_edit", "store")),
     Case(
         "edit store",
         Perm.STORES_MANAGE,
-        _url("members:store_edit", "store"),
+        url_of("members:store_edit", "store"),
         lambda w: {"name": "上海新天地店", "city": "上海", "is_active": "on"},
         lambda w: w.store.__class__.objects.get(pk=w.store.pk).name == "上海新天地店",
     ),
-    Case("staff", Perm.STAFF_MANAGE, _url("members:staff_list")),
-    Case("staff page", Perm.STAFF_MANAGE, _url("members:staff_create")),
+    Case("staff", Perm.STAFF_MANAGE, url_of("members:staff_list")),
+    Case("staff page", Perm.STAFF_MANAGE, url_of("members:staff_create")),
     Case(
         "create staff",
         Perm.STAFF_MANAGE,
-        _url("members:staff_create"),
+        url_of("members:staff_create"),
         lambda w: {"username": "newhire", "role": "agent", "password": "a-long-password-1"},
         lambda w: get_user_model().objects.filter(username="newhire").exists(),
     ),
-    Case("staff edit page", Perm.STAFF_MANAGE, _url("members:staff_edit", "colleague")),
+    Case("staff edit page", Perm.STAFF_MANAGE, url_of("members:staff_edit", "colleague")),
     Case(
         "edit staff",
         Perm.STAFF_MANAGE,
-        _url("members:staff_edit", "colleague"),
+        url_of("members:staff_edit", "colleague"),
         lambda w: {"display_name": "Team lead", "role": "supervisor", "is_active": "on"},
         lambda w: get_user_model().objects.get(pk=w.colleague.pk).role == "supervisor",
     ),
-    Case("profile fields", Perm.SETTINGS_MANAGE, _url("members:attribute_list")),
+    Case("profile fields", Perm.SETTINGS_MANAGE, url_of("members:attribute_list")),
     Case(
         "define field",
         Perm.SETTINGS_MANAGE,
-        _url("members:attribute_list"),
+        url_of("members:attribute_list"),
         lambda w: {"key": "pet", "label": "宠物", "label_en": "Pet", "type": "choice", "choices": "猫，狗"},
         lambda w: AttributeDefinition.objects.filter(key="pet", choices=["猫", "狗"]).exists(),
     ),
 ]
 
 
-def _call(client, case: Case, w: SimpleNamespace):
-    url = case.url(w)
-    if case.data is None:
-        return client.get(url)
-    return client.post(url, case.data(w))
-
-
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world, role, case):
     client.force_login(staff(role))
-    response = _call(client, case, world)
+    response = call(client, case, world)
     allowed = Role(role) in roles_with(case.perm)
     if not allowed:
         assert response.status_code == 403
@@ -254,7 +227,7 @@ def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_anonymous_goes_to_login_and_changes_nothing(client, world, case):
-    response = _call(client, case, world)
+    response = call(client, case, world)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("console:login"))
     assert case.done is None or not case.done(world)
