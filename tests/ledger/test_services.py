@@ -260,6 +260,30 @@ def test_points_spent_on_a_refunded_order_come_back_with_their_expiry(member, st
     assert restored.expires_at == original_expiry and restored.amount == 100 and restored.point_type == "bonus"
 
 
+def test_second_refund_returns_points_of_the_lots_spent_after_those_the_first_returned(member, store):
+    never = {"mode": "never", "n": 0}
+    program(
+        expiry={
+            "bonus": {"mode": "months", "n": 1},
+            "activity": {"mode": "months", "n": 6},
+            "purchase": never,
+            "adjustment": never,
+        }
+    )
+    with clock.frozen(T0):
+        soon = services.do_earn(member=member, points=100, point_type="bonus")
+        later = services.do_earn(member=member, points=100, point_type="activity")
+        sale = make_sale(member, store, amount="200.00")
+        services.do_redeem(member=member, points=200, purpose="reward", transaction_=sale)  # both lots
+        _refund(sale, "100.00", "R1")  # half: the 100 of the first lot spent
+        _refund(sale, "100.00", "R2")  # the rest: the 100 of the second
+    restored = list(Lot.objects.filter(journal__kind=JournalKind.RESTORE).order_by("id"))
+    expected = [Lot.objects.get(journal=soon), Lot.objects.get(journal=later)]
+    assert [(lot.point_type, lot.amount, lot.expires_at) for lot in restored] == [
+        (lot.point_type, 100, lot.expires_at) for lot in expected
+    ]
+
+
 def test_restored_points_get_a_grace_period_when_their_expiry_passed(member, store):
     program(
         restore_grace_days=7,

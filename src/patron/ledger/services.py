@@ -475,9 +475,10 @@ def do_apply_refund(*, refund: Transaction) -> list[Journal]:
             written.append(_write(entry, transaction_=refund, reverses=earn, memo=refund.external_id))
     spent = Journal.objects.filter(transaction=original, kind__in=[JournalKind.REDEEM, JournalKind.COMMIT])
     for spend in spent.order_by("id"):
-        due = _proportional(-spend.points, share, whole) - _already_reversed_restore(spend)
+        restored = _already_reversed_restore(spend)
+        due = _proportional(-spend.points, share, whole) - restored
         if due > 0:
-            written.append(_restore(member, spend, due, refund))
+            written.append(_restore(member, spend, due, refund, after=restored))
     return written
 
 
@@ -492,16 +493,21 @@ def _consumed_lots(spend: Journal) -> list[tuple[Lot, int]]:
     return [(m.lot, -m.amount) for m in LotMove.objects.filter(journal=journal).select_related("lot").order_by("id")]
 
 
-def _restore(member: Member, spend: Journal, points: int, refund: Transaction) -> Journal:
+def _restore(member: Member, spend: Journal, points: int, refund: Transaction, *, after: int = 0) -> Journal:
     """Spent points come back as new lots keeping the original expiry, but never expiring sooner
-    than the program's grace period (ADR 0007)."""
+    than the program's grace period (ADR 0007). They mirror the lots the spend consumed, in the
+    order consumed, starting past the `after` points that earlier refunds already returned."""
     config = program.current()
     now = clock.now()
     floor = now + dt.timedelta(days=config.restore_grace_days)
     entry = Entry(member, JournalKind.RESTORE)
-    left = points
+    left, skip = points, after
     for lot, consumed in _consumed_lots(spend):
-        give = min(left, consumed)
+        if skip >= consumed:
+            skip -= consumed
+            continue
+        give = min(left, consumed - skip)
+        skip = 0
         if give <= 0:
             continue
         expires = None if lot.expires_at is None else max(lot.expires_at, floor)
