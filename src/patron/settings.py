@@ -100,8 +100,13 @@ def _database() -> dict[str, Any]:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(VAR_DIR / "patron.sqlite3"),
         "OPTIONS": {
-            # WAL lets readers go on while one writer commits; FULL keeps every commit on disk.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            # WAL lets readers go on while one writer commits; FULL keeps every commit on disk. A
+            # 64 MiB page cache and memory-mapped reads (SQLite's defaults are 2 MiB and none) keep
+            # the hot index pages of a million-member file in the process.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
