@@ -9,6 +9,7 @@ balances read are current.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -16,6 +17,7 @@ from django.db.models import F
 from patron.ledger.models import MEMBER_KINDS, Account, AccountKind
 
 _program: dict[tuple[str, str], int] = {}
+_COLUMNS = ("pk", "kind", "point_type", "balance")
 _lock = threading.Lock()
 
 
@@ -54,15 +56,28 @@ def _get_or_create(member_id: int | None, kind: str, point_type: str) -> int:
 class MemberAccounts:
     """A locked member's accounts, loaded once per journal."""
 
-    def __init__(self, member_id: int) -> None:
+    def __init__(self, member_id: int, rows: list[tuple[int, str, str, int]] | None = None) -> None:
         self.member_id = member_id
         self.ids: dict[tuple[str, str], int] = {}
         self.balances: dict[tuple[str, str], int] = {}
-        for pk, kind, point_type, balance in Account.objects.filter(member_id=member_id).values_list(
-            "pk", "kind", "point_type", "balance"
-        ):
+        if rows is None:
+            rows = list(Account.objects.filter(member_id=member_id).values_list(*_COLUMNS))
+        for pk, kind, point_type, balance in rows:
             self.ids[(kind, point_type)] = pk
             self.balances[(kind, point_type)] = balance
+
+    @classmethod
+    def of_members(cls, member_ids: list[int]) -> dict[int, MemberAccounts]:
+        """The accounts of many locked members, in one query (the nightly jobs work in batches)."""
+        rows: dict[int, list[tuple[int, str, str, int]]] = {pk: [] for pk in member_ids}
+        for member_id, *row in Account.objects.filter(member_id__in=member_ids).values_list("member_id", *_COLUMNS):
+            rows[member_id].append(tuple(row))  # type: ignore[arg-type]
+        return {pk: cls(pk, found) for pk, found in rows.items()}
+
+    def balance_rows(self, account_ids: Iterable[int]) -> list[Account]:
+        """Unsaved rows carrying the balances these accounts have now, for one bulk update."""
+        by_id = {pk: self.balances[key] for key, pk in self.ids.items()}
+        return [Account(pk=pk, balance=by_id[pk]) for pk in account_ids]
 
     def id_for(self, kind: str, point_type: str) -> int:
         key = (kind, point_type)

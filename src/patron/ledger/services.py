@@ -40,8 +40,8 @@ from patron.ledger.models import (
     PointType,
     Posting,
 )
-from patron.members.models import LIVE_STATUSES, Member, MemberStatus, TimelineEntry, Transaction, TransactionKind
-from patron.members.services import add_timeline, lock_member, refunded_so_far
+from patron.members.models import LIVE_STATUSES, Member, MemberStatus, Transaction, TransactionKind
+from patron.members.services import add_timeline, add_timeline_rows, lock_member, refunded_so_far
 
 MAX_POINTS = 10**12
 
@@ -91,10 +91,33 @@ def _write(
     detail: dict[str, Any] | None = None,
 ) -> Journal:
     """Write the journal, its postings, lot changes and cached balances. Postings must balance."""
-    postings = {account: amount for account, amount in entry.postings.items() if amount}
-    if sum(postings.values()) != 0:  # a programming error, never a user error
-        raise AssertionError(f"unbalanced journal {entry.kind}: {postings}")
-    journal = Journal.objects.create(
+    journal = _journal(entry, transaction_=transaction_, reverses=reverses, hold=hold, memo=memo, detail=detail)
+    journal.save(force_insert=True)
+    Posting.objects.bulk_create(_postings(entry, journal))
+    accounts.apply_balances({a: v for a, v in entry.member_postings.items() if v})
+    for lot, amount in entry.lot_moves:
+        Lot.objects.filter(pk=lot.pk).update(remaining=F("remaining") + amount)
+    LotMove.objects.bulk_create(_lot_moves(entry, journal))
+    for lot in entry.new_lots:
+        lot.journal = journal
+    Lot.objects.bulk_create(entry.new_lots)
+    publish(events.PointsPosted(journal.pk, entry.member.pk, entry.kind, entry.member_delta))
+    return journal
+
+
+def _journal(
+    entry: Entry,
+    *,
+    transaction_: Transaction | None = None,
+    reverses: Journal | None = None,
+    hold: Hold | None = None,
+    memo: str = "",
+    detail: dict[str, Any] | None = None,
+) -> Journal:
+    """The entry's journal, not yet saved. Its postings must balance."""
+    if sum(entry.postings.values()) != 0:  # a programming error, never a user error
+        raise AssertionError(f"unbalanced journal {entry.kind}: {dict(entry.postings)}")
+    return Journal(
         kind=entry.kind,
         member=entry.member,
         points=entry.member_delta,
@@ -106,16 +129,14 @@ def _write(
         created_at=clock.now(),
         actor_label=current_actor().label[:150],
     )
-    Posting.objects.bulk_create(Posting(journal=journal, account_id=a, amount=v) for a, v in postings.items())
-    accounts.apply_balances({a: v for a, v in entry.member_postings.items() if v})
-    for lot, amount in entry.lot_moves:
-        Lot.objects.filter(pk=lot.pk).update(remaining=F("remaining") + amount)
-    LotMove.objects.bulk_create(LotMove(lot=lot, journal=journal, amount=amount) for lot, amount in entry.lot_moves)
-    for lot in entry.new_lots:
-        lot.journal = journal
-    Lot.objects.bulk_create(entry.new_lots)
-    publish(events.PointsPosted(journal.pk, entry.member.pk, entry.kind, entry.member_delta))
-    return journal
+
+
+def _postings(entry: Entry, journal: Journal) -> list[Posting]:
+    return [Posting(journal=journal, account_id=a, amount=v) for a, v in entry.postings.items() if v]
+
+
+def _lot_moves(entry: Entry, journal: Journal) -> list[LotMove]:
+    return [LotMove(lot=lot, journal=journal, amount=amount) for lot, amount in entry.lot_moves]
 
 
 def _check_points(points: int) -> int:
@@ -573,69 +594,41 @@ def expire_member_lots(member_id: int, now: dt.datetime | None = None) -> Journa
 
 @transaction.atomic
 def _expire_batch(member_ids: list[int], now: dt.datetime) -> list[Journal]:
-    """Expire the due lots of a batch of members in a few set-based statements: lock the members
-    (in id order, as every other writer does one at a time), re-read their due lots under the lock,
-    then write one journal per member with its postings, lot moves, balances and timeline row."""
+    """Expire the due lots of a batch of members in one transaction: lock the members (in id order,
+    as every other writer does one at a time), re-read their due lots under the lock, build one
+    EXPIRE entry per member as `_take_from_lots` does for any spend, then write all the entries with
+    one statement per table instead of `_write`'s statements per entry."""
     locked = {m.pk: m for m in Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk")}
-    lots = Lot.objects.filter(member_id__in=list(locked), remaining__gt=0, expires_at__lte=now)
-    by_member: dict[int, list[Lot]] = defaultdict(list)
-    for lot in lots.order_by("member_id", "expires_at", "id"):
-        by_member[lot.member_id].append(lot)
-    if not by_member:
-        return []
-    balances = {
-        (a.member_id, a.kind, a.point_type): a
-        for a in Account.objects.filter(
-            member_id__in=list(by_member), kind__in=[AccountKind.AVAILABLE, AccountKind.PENDING]
-        )
-    }
-    actor = current_actor().label[:150]
-    journals: list[Journal] = []
-    postings: list[Posting] = []
-    moves: list[LotMove] = []
-    touched: dict[int, Account] = {}
-    for member_id, member_lots in by_member.items():
-        total = sum(lot.remaining for lot in member_lots)
-        journals.append(
-            Journal(
-                kind=JournalKind.EXPIRE,
-                member=locked[member_id],
-                points=-total,
-                memo="expired",
-                detail={"lots": [lot.pk for lot in member_lots]},
-                created_at=clock.now(),
-                actor_label=actor,
-            )
-        )
+    due: dict[int, list[Lot]] = defaultdict(list)
+    for lot in Lot.objects.filter(member_id__in=list(locked), remaining__gt=0, expires_at__lte=now).order_by(
+        "member_id", "expires_at", "id"
+    ):
+        due[lot.member_id].append(lot)
+    member_accounts = accounts.MemberAccounts.of_members(list(due))
+    entries: list[tuple[Entry, list[int]]] = []
+    for member_id, lots in due.items():
+        entry = Entry(locked[member_id], JournalKind.EXPIRE, _accounts=member_accounts[member_id])
+        lot_ids = [lot.pk for lot in lots]  # before _take_from_lots empties them
+        _take_from_lots(entry, lots, sum(lot.remaining for lot in lots), AccountKind.EXPIRY)
+        entries.append((entry, lot_ids))
+    journals = _write_expiries(entries)
+    add_timeline_rows("points_expired", ((j.member_id, {"points": -j.points, "journal_id": j.pk}) for j in journals))
+    return journals
+
+
+def _write_expiries(entries: list[tuple[Entry, list[int]]]) -> list[Journal]:
+    """`_write` for a batch of EXPIRE entries (each with the lots it swept): journals, postings, lot
+    moves, lot remainders (all now 0) and cached balances, one bulk statement each."""
+    journals = [_journal(entry, memo="expired", detail={"lots": lot_ids}) for entry, lot_ids in entries]
     Journal.objects.bulk_create(journals)
-    for journal in journals:
-        sums: dict[int, int] = defaultdict(int)
-        for lot in by_member[journal.member_id]:
-            account = balances[
-                (journal.member_id, AccountKind.PENDING if lot.pending else AccountKind.AVAILABLE, lot.point_type)
-            ]
-            account.balance -= lot.remaining
-            touched[account.pk] = account
-            sums[account.pk] -= lot.remaining
-            sums[accounts.program_account(AccountKind.EXPIRY, lot.point_type)] += lot.remaining
-            moves.append(LotMove(lot=lot, journal=journal, amount=-lot.remaining))
-        postings.extend(Posting(journal=journal, account_id=a, amount=v) for a, v in sums.items() if v)
-    Posting.objects.bulk_create(postings)
-    LotMove.objects.bulk_create(moves)
-    Lot.objects.filter(pk__in=[move.lot.pk for move in moves]).update(remaining=0)
-    Account.objects.bulk_update(list(touched.values()), ["balance"])
-    TimelineEntry.objects.bulk_create(
-        TimelineEntry(
-            member_id=j.member_id,
-            at=j.created_at,
-            kind="points_expired",
-            data={"points": -j.points, "journal_id": j.pk},
-            actor_label=actor,
-        )
-        for j in journals
-    )
-    for journal in journals:
-        publish(events.PointsPosted(journal.pk, journal.member_id, JournalKind.EXPIRE, journal.points))
+    pairs = [(entry, journal) for (entry, _ids), journal in zip(entries, journals, strict=True)]
+    Posting.objects.bulk_create(p for entry, journal in pairs for p in _postings(entry, journal))
+    LotMove.objects.bulk_create(m for entry, journal in pairs for m in _lot_moves(entry, journal))
+    Lot.objects.filter(pk__in=[pk for _entry, ids in entries for pk in ids]).update(remaining=0)
+    moved = [entry.accounts.balance_rows(a for a, v in entry.member_postings.items() if v) for entry, _j in pairs]
+    Account.objects.bulk_update([row for rows in moved for row in rows], ["balance"])
+    for entry, journal in pairs:
+        publish(events.PointsPosted(journal.pk, entry.member.pk, entry.kind, entry.member_delta))
     return journals
 
 

@@ -64,6 +64,15 @@ def add_timeline(member: Member, kind: str, **data: Any) -> TimelineEntry:
     )
 
 
+def add_timeline_rows(kind: str, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    """`add_timeline` for many members at once, (member id, data) each: one INSERT for a batch job."""
+    at, actor = clock.now(), current_actor().label[:150]
+    TimelineEntry.objects.bulk_create(
+        TimelineEntry(member_id=member_id, at=at, kind=kind, data=_jsonable(data), actor_label=actor)
+        for member_id, data in rows
+    )
+
+
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
