@@ -19,6 +19,8 @@ from typing import Literal
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from patron.core.i18n import in_reader_language
+
 DAILY_CHECKIN = "daily_checkin"
 
 
@@ -61,11 +63,7 @@ class Activity(BaseModel):
     @property
     def display(self) -> str:
         """The label in the reader's language (English when asked for and given)."""
-        from django.utils.translation import get_language
-
-        if self.label_en and (get_language() or "").startswith("en"):
-            return self.label_en
-        return self.label
+        return in_reader_language(self.label, self.label_en)
 
     @property
     def counts_streak(self) -> bool:

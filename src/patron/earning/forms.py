@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from patron.core import clock
 from patron.core.errors import DomainError
+from patron.core.forms import readable
 from patron.earning import engine
 from patron.earning.presets import Preset
 from patron.earning.rules import AwardedType, Combine, Rounding, RuleConfig, RuleKind
@@ -133,25 +134,6 @@ class AttributesField(forms.CharField):
 
 
 # --------------------------------------------------------------------------- the service's refusals
-
-_READABLE: list[tuple[re.Pattern[str], Callable[[str], str]]] = [
-    (re.compile(r"greater than or equal to (-?[\d.]+)"), lambda n: gettext("At least %(n)s.") % {"n": n}),
-    (re.compile(r"less than or equal to (-?[\d.]+)"), lambda n: gettext("At most %(n)s.") % {"n": n}),
-    (re.compile(r"greater than (-?[\d.]+)"), lambda n: gettext("More than %(n)s.") % {"n": n}),
-    (re.compile(r"no more than (\d+) decimal places"), lambda n: gettext("At most %(n)s decimal places.") % {"n": n}),
-    (re.compile(r"at most (\d+) characters"), lambda n: gettext("At most %(n)s characters.") % {"n": n}),
-    (re.compile(r"^Field required$"), lambda _n: gettext("This field is required.")),
-]
-
-
-def readable(why: str) -> str:
-    """pydantic's own messages are English; the common ones are said again in the page's language
-    (the rules' messages are translated where they are raised)."""
-    for pattern, say in _READABLE:
-        match = pattern.search(why)
-        if match:
-            return say(match.group(1) if match.groups() else "")
-    return why
 
 
 def place_service_error(form: forms.Form, exc: DomainError, field_for: Callable[[str], str | None]) -> None:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from patron.core import clock
 from patron.core.errors import DomainError
+from patron.core.forms import readable
 from patron.ledger.models import PointType
 from patron.ledger.program import POINT_TYPES, ClawbackPolicy, ExpiryMode, ProgramConfig, Purpose
 
@@ -207,22 +208,10 @@ class ProgramForm(forms.Form):
         return None
 
 
-_LIMITS = [
-    (re.compile(r"greater than or equal to (-?\d+)"), "min"),
-    (re.compile(r"less than or equal to (-?\d+)"), "max"),
-]
-
-
 def _readable(why: str) -> str:
-    """pydantic's messages are English; the common ones are said again in the page's language."""
-    for pattern, kind in _LIMITS:
-        match = pattern.search(why)
-        if match:
-            n = match.group(1)
-            return gettext("At least %(n)s.") % {"n": n} if kind == "min" else gettext("At most %(n)s.") % {"n": n}
     if "spending: no point type" in why:
         return gettext("Choose at least one point type.")
-    return why
+    return readable(why)
 
 
 class ExportForm(forms.Form):

@@ -7,11 +7,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from patron.core import clock
 from patron.core.errors import DomainError
+from patron.core.i18n import in_reader_language
 from patron.core.permissions import ROLE_LABELS, Role
 from patron.members.models import (
     AttributeDefinition,
@@ -53,13 +53,8 @@ def show_domain_error(form: forms.Form, exc: DomainError) -> None:
         form.add_error(name, exc.message if len(named) == 1 else f"{exc.message} ({exc.fields[name]})")
 
 
-def english() -> bool:
-    return (get_language() or "").startswith("en")
-
-
 def store_label(store: Store) -> str:
-    name = store.name_en if english() and store.name_en else store.name
-    return f"{name} ({store.code})"
+    return f"{in_reader_language(store.name, store.name_en)} ({store.code})"
 
 
 class StoreChoiceField(forms.ModelChoiceField):
@@ -211,7 +206,7 @@ class ConsentForm(forms.Form):
 
 
 def _attribute_field(definition: AttributeDefinition) -> forms.Field:
-    label = definition.label_en if english() and definition.label_en else definition.label
+    label = in_reader_language(definition.label, definition.label_en)
     common: dict[str, Any] = {"label": label, "required": False}
     if definition.sensitive:
         common["help_text"] = _("Sensitive: needs the member's consent")

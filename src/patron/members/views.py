@@ -20,7 +20,7 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from patron.core import clock
+from patron.core import clock, i18n
 from patron.core.errors import DomainError
 from patron.core.permissions import ROLE_LABELS, Perm, Role, has_perm, require_perm, role_of
 from patron.members import forms, queries, services
@@ -210,7 +210,7 @@ def _consent_rows(current: dict[str, Any]) -> list[tuple[str, str, Any]]:
 
 
 def _attribute_rows(view: queries.Member360) -> list[tuple[str, Any]]:
-    english = forms.english()
+    english = i18n.english()
     rows = []
     for attribute in view.attributes:
         d = attribute.definition
