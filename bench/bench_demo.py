@@ -118,6 +118,28 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def ledger_audit(env: dict[str, str], label: str) -> dict[str, Any]:
+    """`patron ledger-audit --json` on the database `env` points at; prints the verdict and any
+    failed check, returns {ok, exit, seconds, failed} (or {ok: False, exit, error} if it did not run)."""
+    print(f"\n== patron ledger-audit ({label})", flush=True)
+    started = time.monotonic()
+    done = subprocess.run(
+        [PYTHON, "-m", "patron", "ledger-audit", "--json"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        error = (done.stderr or done.stdout)[-2000:]
+        print(f"   failed to run: {error}")
+        return {"ok": False, "exit": done.returncode, "error": error}
+    failed = [c for c in result["checks"] if not c["ok"]]
+    seconds = round(time.monotonic() - started, 1)
+    print(f"   {'ok' if result['ok'] else 'FAILED'}: {len(result['checks'])} checks in {seconds} s")
+    for check in failed:
+        print(f"   FAIL {check['check']}: {check['detail']} {check['rows'][:5]}")
+    return {"ok": result["ok"], "exit": done.returncode, "seconds": seconds, "failed": failed}
+
+
 VENDORS = ["sqlite", "postgresql"]
 
 

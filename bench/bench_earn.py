@@ -47,6 +47,7 @@ from bench_demo import (
     database_exists,
     drop_database,
     fresh_database,
+    ledger_audit,
     patron,
     psql,
     write_results,
@@ -349,30 +350,6 @@ def sqlite_peer(seconds: float, accounts: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- audit and report
 
 
-def ledger_audit(vendor: str) -> dict[str, Any]:
-    print(f"\n== {vendor}: patron ledger-audit on {DB_NAME}", flush=True)
-    started = time.monotonic()
-    done = subprocess.run(
-        [PYTHON, "-m", "patron", "ledger-audit", "--json"],
-        env=bench_env(vendor, DB_NAME),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    try:
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"ok": False, "exit": done.returncode, "error": (done.stderr or done.stdout)[-2000:]}
-    failed = [c for c in result["checks"] if not c["ok"]]
-    verdict = "ok" if result["ok"] else "FAILED"
-    print(
-        f"   {verdict}: {len(result['checks'])} checks in {time.monotonic() - started:.1f} s (exit {done.returncode})"
-    )
-    for check in failed:
-        print(f"   FAIL {check['check']}: {check['detail']} {check['rows'][:5]}")
-    return {"ok": result["ok"], "exit": done.returncode, "seconds": result["seconds"], "failed": failed}
-
-
 def best(runs: list[dict[str, Any]], vendor: str) -> dict[str, Any] | None:
     """The worker count with the most sales per second, uniform and skewed summed."""
     by_workers: dict[int, float] = {}
@@ -459,7 +436,7 @@ def main() -> None:
         if vendor == "sqlite":
             results["sqlite_peer"] = sqlite_peer(args.seconds, args.members)
         if not args.no_audit:
-            results["audit"][vendor] = ledger_audit(vendor)
+            results["audit"][vendor] = ledger_audit(bench_env(vendor, DB_NAME), f"{vendor} {DB_NAME}")
         if not args.keep:
             drop_database(vendor, DB_NAME)
     report(results, args)

@@ -33,7 +33,17 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_demo import PG_SERVER, PYTHON, ROOT, bench_env, drop_database, fresh_database, patron, write_results
+from bench_demo import (
+    PG_SERVER,
+    PYTHON,
+    ROOT,
+    bench_env,
+    drop_database,
+    fresh_database,
+    ledger_audit,
+    patron,
+    write_results,
+)
 
 DB_NAME = "bench_expiry"
 BIG_TABLES = ("members_member", "ledger_account", "ledger_journal", "ledger_posting", "ledger_lot")
@@ -253,28 +263,6 @@ def bare_update_peer() -> dict[str, Any]:
     return {"lots": cur.rowcount, "seconds": round(seconds, 1), "lots_per_s": round(cur.rowcount / seconds, 1)}
 
 
-def ledger_audit(label: str) -> dict[str, Any]:
-    print(f"\n== patron ledger-audit ({label})", flush=True)
-    started = time.monotonic()
-    done = subprocess.run(
-        [PYTHON, "-m", "patron", "ledger-audit", "--json"],
-        env=bench_env("postgresql", DB_NAME),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    try:
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        print(f"   failed to run: {(done.stderr or done.stdout)[-2000:]}")
-        return {"ok": False, "exit": done.returncode}
-    failed = [c for c in result["checks"] if not c["ok"]]
-    print(f"   {'ok' if result['ok'] else 'FAILED'} in {time.monotonic() - started:.0f} s")
-    for check in failed:
-        print(f"   FAIL {check['check']}: {check['detail']} {check['rows'][:5]}")
-    return {"ok": result["ok"], "seconds": round(time.monotonic() - started, 1), "failed": failed}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1_000_000)
@@ -294,11 +282,11 @@ def main() -> None:
     print(f"   built in {state['seconds']:.0f} s; {state['due_lots']:,} lots due", flush=True)
     results: dict[str, Any] = {"members": args.members, "lots": state["lots"], "build": state}
     if not args.no_audit:
-        results["audit_before"] = ledger_audit("the built state")
+        results["audit_before"] = ledger_audit(bench_env("postgresql", DB_NAME), "the built state")
     results["peer"] = bare_update_peer()
     results["expiry"] = time_expiry(args.budget, due_members, state["due_lots"])
     if not args.no_audit:
-        results["audit_after"] = ledger_audit("after the expiry run")
+        results["audit_after"] = ledger_audit(bench_env("postgresql", DB_NAME), "after the expiry run")
     if not args.keep:
         drop_database("postgresql", DB_NAME)
 
