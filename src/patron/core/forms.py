@@ -1,7 +1,6 @@
-"""What console forms share: pydantic's messages said in the page's language.
-
-Program settings and earning rules are validated as pydantic models in the services; a refusal
-names each field with pydantic's own (English) message. The common ones are said again here.
+"""What console forms share: a service's refusal put on the form, and pydantic's messages said in
+the page's language (program settings and earning rules are validated as pydantic models in the
+services; a refusal names each field with pydantic's own English message).
 """
 
 from __future__ import annotations
@@ -9,7 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from django import forms
 from django.utils.translation import gettext
+
+from patron.core.errors import DomainError
 
 _READABLE: list[tuple[re.Pattern[str], Callable[[str], str]]] = [
     (re.compile(r"greater than or equal to (-?[\d.]+)"), lambda n: gettext("At least %(n)s.") % {"n": n}),
@@ -29,3 +31,13 @@ def readable(why: str) -> str:
         if match:
             return say(match.group(1) if match.groups() else "")
     return why
+
+
+def show_domain_error(form: forms.Form, exc: DomainError) -> None:
+    """Put a service's refusal on the form: on the fields it names, else above the form."""
+    named = [name for name in exc.fields if name in form.fields]
+    if not named:
+        form.add_error(None, exc.message)
+        return
+    for name in named:
+        form.add_error(name, exc.message if len(named) == 1 else f"{exc.message} ({exc.fields[name]})")

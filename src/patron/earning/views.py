@@ -9,10 +9,8 @@ Views stay thin: parse a form, call one service, then render or redirect. A serv
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -28,6 +26,7 @@ from pydantic import ValidationError
 from patron.core import clock
 from patron.core.errors import DomainError
 from patron.core.permissions import Perm, has_perm, require_perm
+from patron.core.views import form_page
 from patron.earning import engine, forms, presets, queries, services
 from patron.earning.models import EarningRule
 from patron.earning.rules import Combine, RuleConfig, RuleKind
@@ -277,17 +276,6 @@ def preview(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------- new, edit, switch
 
 
-def _form_page(request: HttpRequest, form: Any, save: Callable[[], str], template: str, **context: Any) -> HttpResponse:
-    """The editor's one pattern (as the members' settings pages): a valid POST calls one service
-    (in `save`, which says where to go next) and redirects; a refusal shows on the form."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            return redirect(save())
-        except DomainError as exc:
-            form.show_service_error(exc)
-    return render(request, template, {"form": form, **context}, status=422 if form.errors else 200)
-
-
 @require_perm(MANAGE_RULES)
 def rule_new(request: HttpRequest) -> HttpResponse:
     form = forms.RuleForm(request.POST or None)
@@ -297,7 +285,9 @@ def rule_new(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Rule “%(name)s” created.") % {"name": rule.name})
         return reverse("earning:list")
 
-    return _form_page(request, form, save, "earning/rule_form.html", title=_("New earning rule"))
+    return form_page(
+        request, form, save, "earning/rule_form.html", show_error=form.show_service_error, title=_("New earning rule")
+    )
 
 
 @require_perm(MANAGE_RULES)
@@ -312,11 +302,12 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Rule “%(name)s” saved.") % {"name": data["name"]})
         return reverse("earning:list")
 
-    return _form_page(
+    return form_page(
         request,
         form,
         save,
         "earning/rule_form.html",
+        show_error=form.show_service_error,
         title=_("Earning rule “%(name)s”") % {"name": rule.name},
         rule=rule,
         row=_row(rule, clock.now()),
@@ -351,7 +342,14 @@ def rule_from_preset(request: HttpRequest, key: str) -> HttpResponse:
         messages.success(request, _("Rule “%(name)s” created from a preset. Check it and save.") % {"name": rule.name})
         return reverse("earning:edit", args=[rule.pk])
 
-    return _form_page(request, form, save, "earning/presets.html", preset_forms=_preset_forms(form))
+    return form_page(
+        request,
+        form,
+        save,
+        "earning/presets.html",
+        show_error=form.show_service_error,
+        preset_forms=_preset_forms(form),
+    )
 
 
 def _back(request: HttpRequest, default: str) -> str:

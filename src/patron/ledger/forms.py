@@ -35,16 +35,6 @@ PURPOSE_LABELS: dict[str, Any] = {  # keyed by `Purpose`, a str
 }
 
 
-def show_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Put a service's refusal on the form: on the fields it names, else above the form."""
-    named = [name for name in exc.fields if name in form.fields]
-    if not named:
-        form.add_error(None, exc.message)
-        return
-    for name in named:
-        form.add_error(name, exc.message)
-
-
 def _date_input() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 

@@ -28,7 +28,9 @@ from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
 from patron.core.errors import DomainError, NotFound
+from patron.core.forms import show_domain_error
 from patron.core.permissions import Perm, has_perm, require_perm
+from patron.core.views import form_page
 from patron.ledger import audit, exports, forms, program, queries, services
 from patron.ledger.models import (
     AccountKind,
@@ -243,7 +245,7 @@ def adjust(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             adjustment = services.do_request_adjustment(member=member, **form.cleaned_data)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
         else:
             values = {"points": f"{adjustment.points:+d}"}
             if adjustment.status == AdjustmentStatus.POSTED:
@@ -363,15 +365,13 @@ def program_settings(request: HttpRequest) -> HttpResponse:
     row = ProgramSettings.objects.filter(pk=1).first()
     config = program.ProgramConfig.model_validate(row.config) if row else program.ProgramConfig()
     form = forms.ProgramForm(request.POST or None, initial=forms.ProgramForm.initial_from(config))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_program(changes=form.changes())
-            messages.success(request, _("Points program saved."))
-            return redirect("ledger:program")
-        except DomainError as exc:
-            form.show_program_errors(exc)
-    context = {"form": form, "row": row}
-    return render(request, "ledger/program.html", context, status=422 if form.errors else 200)
+
+    def save() -> str:
+        services.do_update_program(changes=form.changes())
+        messages.success(request, _("Points program saved."))
+        return "ledger:program"
+
+    return form_page(request, form, save, "ledger/program.html", show_error=form.show_program_errors, row=row)
 
 
 # --------------------------------------------------------------------------- finance

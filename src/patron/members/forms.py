@@ -43,16 +43,6 @@ CONSENT_PURPOSES_EXPLAINED = {
 NOTICE_VERSION = "2026-01"
 
 
-def show_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Put a service's refusal on the form: on the fields it names, else above the form."""
-    named = [name for name in exc.fields if name in form.fields]
-    if not named:
-        form.add_error(None, exc.message)
-        return
-    for name in named:
-        form.add_error(name, exc.message if len(named) == 1 else f"{exc.message} ({exc.fields[name]})")
-
-
 def store_label(store: Store) -> str:
     return f"{in_reader_language(store.name, store.name_en)} ({store.code})"
 

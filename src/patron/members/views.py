@@ -22,7 +22,9 @@ from django.views.decorators.http import require_POST
 
 from patron.core import clock, i18n
 from patron.core.errors import DomainError
+from patron.core.forms import show_domain_error
 from patron.core.permissions import ROLE_LABELS, Perm, Role, has_perm, require_perm, role_of
+from patron.core.views import form_page
 from patron.members import forms, queries, services
 from patron.members.models import (
     AttributeDefinition,
@@ -280,7 +282,7 @@ def reveal_phone(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             full = national_digits(services.do_reveal_phone(member=member, reason=form.cleaned_data["reason"]))
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     context = {"m": member, "v": {"phone_masked": mask_phone(member.phone)}, "can": {"reveal": True}}
     if _is_htmx(request):  # htmx swaps only 2xx answers: the refusal comes back as a 200 fragment
         return render(request, "members/_phone.html", {**context, "reveal_form": form, "phone_full": full})
@@ -299,7 +301,7 @@ def _member_action(
             messages.success(request, done)
             return redirect("members:detail", pk=member.pk)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     return _render_detail(request, member, status=422, **{form_key: form})
 
 
@@ -410,7 +412,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Member %(no)s created.") % {"no": member.member_no})
             return redirect("members:detail", pk=member.pk)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     status = 422 if form.errors else 200
     context = {"form": form, "creating": True, "purposes": forms.CONSENT_PURPOSES_EXPLAINED}
     return render(request, "members/form.html", context, status=status)
@@ -426,7 +428,7 @@ def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Profile saved."))
             return redirect("members:detail", pk=pk)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     status = 422 if form.errors else 200
     return render(request, "members/form.html", {"form": form, "m": member, "creating": False}, status=status)
 
@@ -445,7 +447,7 @@ def member_merge(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Member %(no)s merged into this one.") % {"no": absorbed.member_no})
             return redirect("members:detail", pk=pk)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     context = {"form": form, "m": member, "masked": mask_phone(member.phone)}
     return render(request, "members/merge.html", context, status=422 if form.errors else 200)
 
@@ -461,7 +463,7 @@ def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Merge undone; member %(no)s is back.") % {"no": merge.absorbed.member_no})
             return redirect("members:detail", pk=merge.survivor_id)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     return _render_detail(request, merge.survivor, status=422, undo_form=form, undo_merge_id=merge.pk)
 
 
@@ -537,7 +539,7 @@ def record_sale(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Sale recorded.") if created else _("This sale was already recorded."))
             return redirect("members:detail", pk=pk)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     context = {"form": form, "m": member}
     return render(request, "members/sale.html", context, status=422 if form.errors else 200)
 
@@ -553,7 +555,7 @@ def record_refund(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Refund recorded."))
             return redirect("members:detail", pk=sale.member_id)
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     context = {"form": form, "sale": sale, "m": sale.member, "left": sale.amount - services.refunded_so_far(sale)}
     return render(request, "members/refund.html", context, status=422 if form.errors else 200)
 
@@ -566,14 +568,12 @@ def _simple_form(
 ) -> HttpResponse:
     """The settings pages' one pattern: a valid POST calls one service (which returns the success
     note) and goes back to the list; a refusal shows on the form."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            messages.success(request, save(form.cleaned_data))
-            return redirect(done)
-        except DomainError as exc:
-            forms.show_domain_error(form, exc)
-    context = {"form": form, "title": title}
-    return render(request, "members/simple_form.html", context, status=422 if form.errors else 200)
+
+    def run() -> str:
+        messages.success(request, save(form.cleaned_data))
+        return done
+
+    return form_page(request, form, run, "members/simple_form.html", title=title)
 
 
 @require_perm(Perm.STORES_MANAGE)
@@ -661,7 +661,7 @@ def attribute_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Profile field %(key)s saved.") % {"key": definition.key})
             return redirect("members:attribute_list")
         except DomainError as exc:
-            forms.show_domain_error(form, exc)
+            show_domain_error(form, exc)
     context = {"form": form, "definitions": AttributeDefinition.objects.order_by("key")}
     return render(request, "members/attribute_list.html", context, status=422 if form.errors else 200)
 
