@@ -31,8 +31,10 @@ def _fresh_ledger_caches():
     from patron.earning import activities
     from patron.earning import services as earning
     from patron.ledger import accounts, program
+    from patron.tiers import services as tiers
 
     def forget() -> None:
+        tiers.forget_live_model()
         accounts.clear_cache()
         program.forget()
         earning.forget_rules()

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "patron.integrations",
     "patron.members",
     "patron.ledger",
+    "patron.tiers",
     "patron.earning",
     "patron.console",
     "patron.api",

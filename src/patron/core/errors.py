@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
 
 
 class ErrorCode(StrEnum):
@@ -46,3 +49,27 @@ class PermissionDenied(DomainError):
 class Conflict(DomainError):
     code = ErrorCode.CONFLICT
     status = 409
+
+
+def validation_fields(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's errors as {field path: message}, without pydantic's "Value error, " prefix."""
+    fields: dict[str, str] = {}
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        error = (err.get("ctx") or {}).get("error")
+        message = str(error) if isinstance(error, ValueError) else err["msg"]
+        fields.setdefault(where, message)
+    return fields
+
+
+def check_config(model: type[Any], data: Any, *, message: str, code: str) -> Any:
+    """Validate typed configuration; refuse with `code` and one message per field. `message` has a
+    %(why)s placeholder for the summary."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = validation_fields(exc)
+        summary = "; ".join(f"{k}: {v}" if k != "config" else v for k, v in fields.items())
+        raise ValidationFailed(message % {"why": summary}, code=code, fields=fields) from exc

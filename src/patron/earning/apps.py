@@ -31,5 +31,5 @@ class EarningConfig(AppConfig):
         from patron.members.queries import register_timeline_sentence
 
         # Every new sale earns its points in the transaction that records it.
-        member_services.register_transaction_hook("earning.sale", pos.earn_on_sale)
+        member_services.register_transaction_hook("earning.sale", pos.earn_on_sale, order=20)
         register_timeline_sentence("activity_awarded", _activity_sentence)

@@ -55,7 +55,12 @@ class MemberFacts:
     tags: frozenset[str] = frozenset()
     attributes: Mapping[str, Any] = field(default_factory=dict)
     tier: str | None = None
+    tier_name: str = ""
+    tier_multiplier: Decimal = Decimal(1)  # the tier's earning-multiplier benefit (S3)
 
+
+# The award a tier's multiplier gives: not a rule of the table, so no caps of its own.
+TIER_MULTIPLIER_ID = 0
 
 ANONYMOUS = MemberFacts()
 
@@ -179,7 +184,22 @@ def evaluate(
     position = {rule.id: i for i, rule in enumerate(ordered)}
     kept = sorted(base + promos, key=lambda c: position[c.rule.id])
     awards = [Award(c.rule.id, c.rule.name, c.rule.config.point_type, c.points, c.note) for c in kept]
+    tier_award = _tier_multiplier(base, facts)
+    if tier_award is not None:
+        awards.append(tier_award)
     return Quote.of(awards, notes)
+
+
+def _tier_multiplier(base: list[_Candidate], facts: MemberFacts) -> Award | None:
+    """The tier's multiplier on the base points (after the base rules' caps): a 1.5× tier adds half
+    of them again, rounded down, as bonus points."""
+    if facts.tier_multiplier <= 1 or not base:
+        return None
+    extra = int((Decimal(sum(c.points for c in base)) * (facts.tier_multiplier - 1)).to_integral_value(ROUND_FLOOR))
+    if extra <= 0:
+        return None
+    name = _("%(tier)s tier ×%(f)s") % {"tier": facts.tier_name or facts.tier, "f": facts.tier_multiplier.normalize()}
+    return Award(TIER_MULTIPLIER_ID, name, "bonus", extra)
 
 
 def _match(

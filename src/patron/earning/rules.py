@@ -34,12 +34,12 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from django.utils.translation import gettext as _
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from patron.core.errors import ValidationFailed
+from patron.core.errors import check_config
 from patron.earning.errors import ErrorCode
 from patron.members.models import Channel
 
@@ -295,26 +295,11 @@ class Rule:
     config: RuleConfig
 
 
-def validation_fields(exc: ValidationError) -> dict[str, str]:
-    """Pydantic's errors as {field path: message}, without pydantic's "Value error, " prefix."""
-    fields: dict[str, str] = {}
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        error = (err.get("ctx") or {}).get("error")
-        message = str(error) if isinstance(error, ValueError) else err["msg"]
-        fields.setdefault(where, message)
-    return fields
-
-
 def check_rule_config(data: RuleConfig | dict[str, Any]) -> RuleConfig:
     """Validate a rule config; refuse with `invalid_rule` and a message per field."""
-    if isinstance(data, RuleConfig):
-        return data
-    try:
-        return RuleConfig.model_validate(data)
-    except ValidationError as exc:
-        fields = validation_fields(exc)
-        summary = "; ".join(f"{k}: {v}" if k != "config" else v for k, v in fields.items())
-        raise ValidationFailed(
-            _("The earning rule is not valid: %(why)s") % {"why": summary}, code=ErrorCode.INVALID_RULE, fields=fields
-        ) from exc
+    return cast(
+        RuleConfig,
+        check_config(
+            RuleConfig, data, message=_("The earning rule is not valid: %(why)s"), code=ErrorCode.INVALID_RULE
+        ),
+    )

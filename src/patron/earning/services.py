@@ -24,23 +24,35 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
 from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
-from patron.core.errors import NotFound, ValidationFailed
+from patron.core.errors import NotFound, ValidationFailed, validation_fields
 from patron.core.events import publish
 from patron.earning import activities, events, presets
-from patron.earning.engine import ANONYMOUS, EMPTY, Basket, MemberFacts, Quote, Usage, evaluate, period_keys
+from patron.earning.engine import (
+    ANONYMOUS,
+    EMPTY,
+    TIER_MULTIPLIER_ID,
+    Basket,
+    MemberFacts,
+    Quote,
+    Usage,
+    evaluate,
+    period_keys,
+)
 from patron.earning.errors import ErrorCode
 from patron.earning.models import ActivityAward, ActivityProgram, EarningRule, MemberRuleUsage, RuleBudget
-from patron.earning.rules import Rule, RuleConfig, check_rule_config, validation_fields
+from patron.earning.rules import Rule, RuleConfig, check_rule_config
 from patron.ledger import services as ledger
 from patron.ledger.models import Journal
 from patron.members.models import Member, MemberAttribute, MemberStatus, MemberTag, Transaction
 from patron.members.services import add_timeline, lock_member
+from patron.tiers import queries as tiers
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +119,17 @@ def member_facts(member: Member, *, tags: bool = True, attributes: bool = True) 
         tag_names = frozenset(MemberTag.objects.filter(member=member).values_list("tag__name", flat=True))
     if attributes:
         values = dict(MemberAttribute.objects.filter(member=member).values_list("definition__key", "value"))
-    # Tiers (S3) do not exist yet; when they do, the member's current tier code goes here.
-    return MemberFacts(member_id=member.pk, tags=tag_names, attributes=values, tier=None)
+    tier = tiers.member_tier(member)
+    if tier is None:  # no tier model is live
+        return MemberFacts(member_id=member.pk, tags=tag_names, attributes=values)
+    return MemberFacts(
+        member_id=member.pk,
+        tags=tag_names,
+        attributes=values,
+        tier=tier.tier.code,
+        tier_name=tier.tier.display(get_language() or "zh-hans"),
+        tier_multiplier=tier.tier.multiplier,
+    )
 
 
 def current_usage(member: Member | None, rules: Iterable[Rule], at: dt.datetime) -> Usage:
@@ -160,8 +181,9 @@ def consume_caps(member: Member, quote: Quote, at: dt.datetime | None = None) ->
     if not quote.awards:
         return quote
     at = at or clock.now()
-    rules = _rules_by_id(a.rule_id for a in quote.awards)
-    all_found = len(rules) == len({a.rule_id for a in quote.awards})
+    ruled = [a for a in quote.awards if a.rule_id != TIER_MULTIPLIER_ID]
+    rules = _rules_by_id(a.rule_id for a in ruled)
+    all_found = len(rules) == len({a.rule_id for a in ruled})
     if all_found and not any(r.config.caps.per_member or r.config.budget for r in rules.values()):
         return quote  # nothing to count: no lock, no query
     lock_member(member.pk)
@@ -176,6 +198,9 @@ def consume_caps(member: Member, quote: Quote, at: dt.datetime | None = None) ->
     granted: dict[int, int] = {}
     reasons: dict[int, str] = {}
     for award in quote.awards:
+        if award.rule_id == TIER_MULTIPLIER_ID:  # the tier's multiplier has no caps of its own
+            granted[award.rule_id] = award.points
+            continue
         rule = rules.get(award.rule_id)
         if rule is None:
             granted[award.rule_id] = 0

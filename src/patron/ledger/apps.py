@@ -14,7 +14,7 @@ class LedgerConfig(AppConfig):
         from patron.members import services as member_services
 
         connection_created.connect(guard.register_sqlite_function, dispatch_uid="patron_ledger_guard")
-        member_services.register_transaction_hook("ledger.refund", services.on_transaction)
+        member_services.register_transaction_hook("ledger.refund", services.on_transaction, order=10)
         scheduler.register("ledger.release_pending_points", scheduler.hourly, tasks.release_pending_points)
         scheduler.register("ledger.expire_points", scheduler.daily, tasks.expire_points)
         scheduler.register("ledger.expire_holds", scheduler.hourly, tasks.expire_holds)

@@ -937,16 +937,19 @@ def _replay_or_conflict(
 # What apps above do with a new sale or refund inside the transaction that records it (the ledger
 # takes back the points of a refunded sale, earning awards the points of a sale). Registered in
 # their AppConfig.ready(); run only when the transaction is new, never on a replay.
-_TRANSACTION_HOOKS: list[tuple[str, Callable[[Transaction], None]]] = []
+# `order` says who goes first (lowest first): the ledger (10), then earning (20), then tiers (30),
+# which counts the points the sale has just earned.
+_TRANSACTION_HOOKS: list[tuple[int, str, Callable[[Transaction], None]]] = []
 
 
-def register_transaction_hook(label: str, hook: Callable[[Transaction], None]) -> None:
-    if all(existing != label for existing, _hook in _TRANSACTION_HOOKS):
-        _TRANSACTION_HOOKS.append((label, hook))
+def register_transaction_hook(label: str, hook: Callable[[Transaction], None], *, order: int = 50) -> None:
+    if all(existing != label for _order, existing, _hook in _TRANSACTION_HOOKS):
+        _TRANSACTION_HOOKS.append((order, label, hook))
+        _TRANSACTION_HOOKS.sort(key=lambda entry: entry[0])
 
 
 def _run_transaction_hooks(txn: Transaction) -> None:
-    for _label, hook in _TRANSACTION_HOOKS:
+    for _order, _label, hook in _TRANSACTION_HOOKS:
         hook(txn)
 
 
