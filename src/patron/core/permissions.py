@@ -66,6 +66,10 @@ class Perm(StrEnum):
     POINTS_APPROVE = "points.approve"
     PROGRAM_MANAGE = "program.manage"
     FINANCE_VIEW = "finance.view"
+    TIERS_VIEW = "tiers.view"
+    TIERS_MANAGE = "tiers.manage"
+    TIERS_OVERRIDE = "tiers.override"
+    TIERS_SIMULATE = "tiers.simulate"
 
 
 _ALL = set(Role)
@@ -99,6 +103,12 @@ _GRANTS: dict[Perm, set[Role]] = {
     Perm.POINTS_APPROVE: {Role.ADMIN, Role.SUPERVISOR},
     Perm.PROGRAM_MANAGE: {Role.ADMIN, Role.MARKETER},
     Perm.FINANCE_VIEW: {Role.ADMIN, Role.ANALYST},
+    Perm.TIERS_VIEW: {Role.ADMIN, Role.MARKETER, Role.ANALYST, Role.AGENT, Role.SUPERVISOR, Role.CASHIER},
+    # Editing tier models and going live with one.
+    Perm.TIERS_MANAGE: {Role.ADMIN, Role.MARKETER},
+    # Putting a member on another tier for a while (service recovery, status match).
+    Perm.TIERS_OVERRIDE: {Role.ADMIN, Role.SUPERVISOR},
+    Perm.TIERS_SIMULATE: {Role.ADMIN, Role.MARKETER, Role.ANALYST},
 }
 
 

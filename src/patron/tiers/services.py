@@ -17,6 +17,7 @@ date on the member's row, so it is done exactly once however many jobs and sales
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -38,9 +39,19 @@ from patron.tiers.config import TierModelConfig, check_model_config
 from patron.tiers.engine import Move, Outcome, TierEngine, TierState, catch_up, date_of
 from patron.tiers.errors import ErrorCode
 from patron.tiers.history import local_day, window_on
-from patron.tiers.models import ChangeReason, MemberTier, ModelStatus, TierChange, TierModel
+from patron.tiers.models import (
+    ChangeReason,
+    MemberTier,
+    ModelStatus,
+    Simulation,
+    SimulationStatus,
+    TierChange,
+    TierModel,
+)
 
 __all__ = ["TierChange"]  # registered as a merge target by apps.py
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- the live model
@@ -636,3 +647,125 @@ def _store_reevaluation(live: LiveModel, ids: list[int], states: dict[int, TierS
         ),
     )
     return len(changes)
+
+
+# --------------------------------------------------------------------------- simulations
+
+MAX_SIMULATION_DAYS = 3 * 366
+
+
+def _check_period(first: dt.date, last: dt.date, what: str) -> None:
+    if last < first:
+        raise ValidationFailed(
+            _("The %(what)s ends before it starts.") % {"what": what},
+            code=ErrorCode.INVALID_SIMULATION,
+            fields={what: _("ends before it starts")},
+        )
+    if (last - first).days + 1 > MAX_SIMULATION_DAYS:
+        raise ValidationFailed(
+            _("A simulated period is at most three years."),
+            code=ErrorCode.INVALID_SIMULATION,
+            fields={what: _("too long")},
+        )
+    if last >= clock.local_today():
+        raise ValidationFailed(
+            _("A simulation replays the past: the period must end before today."),
+            code=ErrorCode.INVALID_SIMULATION,
+            fields={what: _("not over yet")},
+        )
+
+
+@transaction.atomic
+def do_start_simulation(
+    *,
+    model: TierModel,
+    first: dt.date,
+    last: dt.date,
+    baseline: str = "live",
+    backtest: tuple[dt.date, dt.date] | None = None,
+    name: str = "",
+) -> Simulation:
+    """Queue a replay of `model` over [first, last] (see `tiers.simulator`). `baseline`: live (the
+    live model over the same period), previous (this model over the period before) or none."""
+    check_model_config(model.config)
+    if baseline not in ("live", "previous", "none"):
+        raise ValidationFailed(
+            _("Unknown baseline."), code=ErrorCode.INVALID_SIMULATION, fields={"baseline": _("unknown")}
+        )
+    _check_period(first, last, "period")
+    if backtest is not None:
+        _check_period(backtest[0], backtest[1], "backtest")
+        if backtest[0] <= last:
+            raise ValidationFailed(
+                _("The backtest period starts after the calibration period."),
+                code=ErrorCode.INVALID_SIMULATION,
+                fields={"backtest": _("must come after")},
+            )
+    live = TierModel.objects.filter(status=ModelStatus.LIVE).first()
+    params: dict[str, Any] = {"first": first.isoformat(), "last": last.isoformat(), "baseline": baseline}
+    if backtest is not None:
+        params["backtest"] = [backtest[0].isoformat(), backtest[1].isoformat()]
+    simulation = Simulation.objects.create(
+        name=(name or model.name)[:100],
+        model=model,
+        baseline=live if baseline == "live" else None,
+        params=params,
+        created_at=clock.now(),
+        created_by=current_actor().label[:150],
+    )
+    record_audit("tiers.simulation_start", obj=simulation, after=params)
+    simulation_id = simulation.pk
+    on_commit(lambda: _enqueue_simulation(simulation_id))
+    return simulation
+
+
+def _enqueue_simulation(simulation_id: int) -> None:
+    from patron.tiers import tasks
+
+    tasks.run_simulation.enqueue(simulation_id)
+
+
+def run_simulation(simulation_id: int) -> Simulation:
+    """Run a queued simulation (the background task). Progress is saved as it goes; a failure is
+    saved with its message rather than lost."""
+    from patron.tiers.simulator import Period, Simulator
+
+    updated = Simulation.objects.filter(pk=simulation_id, status=SimulationStatus.QUEUED).update(
+        status=SimulationStatus.RUNNING, progress=0
+    )
+    simulation = Simulation.objects.select_related("model", "baseline").get(pk=simulation_id)
+    if not updated:  # already run (a retried task): nothing to do twice
+        return simulation
+    params = simulation.params
+    try:
+        backtest = params.get("backtest")
+        simulator = Simulator(
+            simulation.model.parsed(),
+            Period(dt.date.fromisoformat(params["first"]), dt.date.fromisoformat(params["last"])),
+            baseline=simulation.baseline.parsed() if simulation.baseline else None,
+            baseline_kind=params.get("baseline", "live"),
+            backtest=Period(dt.date.fromisoformat(backtest[0]), dt.date.fromisoformat(backtest[1]))
+            if backtest
+            else None,
+        )
+
+        def save_progress(percent: int) -> None:
+            Simulation.objects.filter(pk=simulation_id).update(progress=percent)
+
+        result = simulator.run(progress=save_progress)
+    except Exception as exc:  # saved on the row for the person who started it, and logged
+        log.exception("tier simulation %s failed", simulation_id)
+        Simulation.objects.filter(pk=simulation_id).update(
+            status=SimulationStatus.FAILED, message=str(exc)[:2000], finished_at=clock.now()
+        )
+        simulation.refresh_from_db()
+        return simulation
+    Simulation.objects.filter(pk=simulation_id).update(
+        status=SimulationStatus.DONE,
+        progress=100,
+        result=result,
+        seconds=result["summary"]["seconds"],
+        finished_at=clock.now(),
+    )
+    simulation.refresh_from_db()
+    return simulation

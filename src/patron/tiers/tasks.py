@@ -16,3 +16,8 @@ def review_tiers() -> int:
 @task()
 def reevaluate_members(model_id: int) -> int:
     return services.reevaluate_members(model_id)
+
+
+@task()
+def run_simulation(simulation_id: int) -> int:
+    return services.run_simulation(simulation_id).pk
