@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Protocol
 
 from patron.tiers.config import Combine, Downgrade, ReviewKind, TierModelConfig, WindowKind
 
@@ -61,6 +62,14 @@ class Metrics:
         return int(getattr(self, metric))
 
 
+class Counted(Protocol):
+    """What qualification reads: `Metrics`, or a `QualifyingWindow` itself (no copy in replays)."""
+
+    spend: int
+    purchase_days: int
+    points: int
+
+
 class QualifyingWindow:
     """A member's sales in the window, net of refunds, with running totals.
 
@@ -68,7 +77,7 @@ class QualifyingWindow:
     only move forward). A refund is applied to its sale if the sale is still in the window, and is
     nothing otherwise (the sale no longer counts anyway)."""
 
-    __slots__ = ("_by_txn", "_day_net", "_entries", "days", "points", "spend", "start")
+    __slots__ = ("_by_txn", "_day_net", "_entries", "points", "purchase_days", "spend", "start")
 
     def __init__(self) -> None:
         self._entries: deque[list[int]] = deque()  # [day, net cents, net points, txn id]
@@ -76,7 +85,7 @@ class QualifyingWindow:
         self._day_net: dict[int, int] = {}
         self.spend = 0
         self.points = 0
-        self.days = 0
+        self.purchase_days = 0
         self.start = 0
 
     def _day_delta(self, day: int, cents: int) -> None:
@@ -84,9 +93,9 @@ class QualifyingWindow:
         after = before + cents
         self._day_net[day] = after
         if before <= 0 < after:
-            self.days += 1
+            self.purchase_days += 1
         elif after <= 0 < before:
-            self.days -= 1
+            self.purchase_days -= 1
 
     def add_sale(self, txn_id: int, day: int, cents: int, points: int) -> None:
         if day < self.start:
@@ -96,7 +105,13 @@ class QualifyingWindow:
         self._by_txn[txn_id] = entry
         self.spend += cents
         self.points += points
-        self._day_delta(day, cents)
+        day_net = self._day_net  # `_day_delta`, inlined: this runs on every sale
+        before = day_net.get(day, 0)
+        day_net[day] = after = before + cents
+        if before <= 0 < after:
+            self.purchase_days += 1
+        elif after <= 0 < before:
+            self.purchase_days -= 1
 
     def refund(self, sale_id: int, cents: int, points: int) -> None:
         entry = self._by_txn.get(sale_id)
@@ -123,7 +138,7 @@ class QualifyingWindow:
                 del self._day_net[day]
 
     def metrics(self) -> Metrics:
-        return Metrics(self.spend, self.days, self.points)
+        return Metrics(self.spend, self.purchase_days, self.points)
 
     def copy(self) -> QualifyingWindow:
         other = QualifyingWindow()
@@ -168,16 +183,25 @@ class TierEngine:
         self.config = config
         self.joined_day = joined_day
         self.top = len(config.tiers) - 1
-        # Per tier: (combine all?, [(metric, threshold)]), thresholds in engine units (cents).
-        self._rules: list[tuple[bool, list[tuple[str, int]]]] = []
+        # Per tier: (combine all?, spend, purchase days, points) thresholds in engine units (cents).
+        # A metric the tier does not use is a threshold nothing reaches under "any" and one
+        # everything reaches under "all", so `meets` is one comparison chain with no lookups.
+        self._rules: list[tuple[bool, int, int, int]] = []
         for tier in config.tiers:
-            pairs = [
-                (name, int(value * 100) if name == "spend" else int(value))
-                for name, value in tier.qualify.thresholds().items()
-            ]
-            self._rules.append((tier.qualify.combine == Combine.ALL, pairs))
+            need_all = tier.qualify.combine == Combine.ALL
+            missing = -(1 << 62) if need_all else 1 << 62
+            q = tier.qualify
+            self._rules.append(
+                (
+                    need_all,
+                    int(q.spend * 100) if q.spend is not None else missing,
+                    q.purchase_days if q.purchase_days is not None else missing,
+                    q.points if q.points is not None else missing,
+                )
+            )
         self._lifetime = [t.lifetime for t in config.tiers]
         self.counts_points = config.uses_points()
+        self._window_kind = config.window.kind
 
     def for_member(self, joined_day: int) -> TierEngine:
         """Judge the member who joined on `joined_day` (a since-joining window starts there)."""
@@ -188,7 +212,7 @@ class TierEngine:
 
     def window_start(self, day: int) -> int:
         """First day counted by the window as it stands on `day`."""
-        kind = self.config.window.kind
+        kind = self._window_kind
         if kind == WindowKind.CALENDAR_YEAR:
             return _year_start(day)
         if kind == WindowKind.ROLLING:
@@ -197,14 +221,15 @@ class TierEngine:
 
     # ------------------------------------------------------------------ qualification
 
-    def meets(self, level: int, metrics: Metrics) -> bool:
-        need_all, pairs = self._rules[level]
-        if not pairs:
+    def meets(self, level: int, metrics: Counted) -> bool:
+        if level == 0:
             return True
-        hits = (getattr(metrics, name) >= threshold for name, threshold in pairs)
-        return all(hits) if need_all else any(hits)
+        need_all, spend, days, points = self._rules[level]
+        if need_all:
+            return metrics.spend >= spend and metrics.purchase_days >= days and metrics.points >= points
+        return metrics.spend >= spend or metrics.purchase_days >= days or metrics.points >= points
 
-    def qualified(self, metrics: Metrics) -> int:
+    def qualified(self, metrics: Counted) -> int:
         for level in range(self.top, 0, -1):
             if self.meets(level, metrics):
                 return level
@@ -299,25 +324,34 @@ class TierEngine:
 
     # ------------------------------------------------------------------ purchases
 
-    def after_sale(self, state: TierState, day: int, metrics: Metrics) -> Outcome:
-        """`metrics` = the window on `day`, this sale included. Upgrade if the member now qualifies."""
-        qualified = self.qualified(metrics)
-        if qualified > state.level:
-            return self._move_up(state, day, qualified, "rule")
-        if state.grace_until is not None and qualified >= state.level:
+    def after_sale(self, state: TierState, day: int, metrics: Counted) -> Outcome | None:
+        """`metrics` = the window on `day`, this sale included. Upgrade if the member now qualifies.
+        None: nothing changes (the common case, kept cheap for replays)."""
+        rules = self._rules
+        spent, days, points = metrics.spend, metrics.purchase_days, metrics.points
+        for level in range(self.top, state.level, -1):  # `meets`, inlined: this runs on every sale
+            need_all, spend_min, days_min, points_min = rules[level]
+            if (
+                (spent >= spend_min and days >= days_min and points >= points_min)
+                if need_all
+                else (spent >= spend_min or days >= days_min or points >= points_min)
+            ):
+                return self._move_up(state, day, level, "rule")
+        if state.grace_until is not None and self.meets(state.level, metrics):
             return Outcome(replace(state, grace_until=None))
-        return Outcome(state)
+        return None
 
-    def after_refund(self, state: TierState, day: int, metrics: Metrics) -> Outcome:
-        """`metrics` = the window on `day`, this refund applied. Undo an unconfirmed upgrade it broke."""
+    def after_refund(self, state: TierState, day: int, metrics: Counted) -> Outcome | None:
+        """`metrics` = the window on `day`, this refund applied. Undo an unconfirmed upgrade it broke.
+        None: nothing changes."""
         if not self.config.refund_reverts_upgrade or state.upgraded_from is None:
-            return Outcome(state)
+            return None
         qualified = self.qualified(metrics)
         if qualified >= state.level:
-            return Outcome(state)
+            return None
         target = max(qualified, state.upgraded_from, state.floor)
         if target >= state.level:
-            return Outcome(state)
+            return None
         moved = TierState(
             level=target,
             since=day,
@@ -329,7 +363,7 @@ class TierEngine:
 
     # ------------------------------------------------------------------ what a review would do
 
-    def would_move_down(self, state: TierState, metrics: Metrics) -> bool:
+    def would_move_down(self, state: TierState, metrics: Counted) -> bool:
         return state.level > state.floor and self.qualified(metrics) < state.level
 
 

@@ -75,23 +75,35 @@ def replay_member(
             if on_stop is not None:
                 on_stop(stop, run)
 
+    # The loop below is the hot path of a simulation (10M events): it asks the engine only when
+    # something can change, and keeps the next due date and the window's day at hand.
+    window_start = engine.window_start
+    counts_points = engine.counts_points
+    next_due = engine.due(run.state)
+    current_day = -1
     for event in events:
         day = event[0]
         if stops:
             reach(day)
-        settle(day)
-        window.advance(engine.window_start(day))
+            next_due = engine.due(run.state)
+        if next_due is not None and next_due <= day:
+            settle(day)
+            next_due = engine.due(run.state)
+        if day != current_day:
+            window.advance(window_start(day))
+            current_day = day
         if event[1] == SALE:
             if on_sale is not None:
                 on_sale(member_id, run.state.level, event)
-            window.add_sale(event[2], day, event[3], event[4] if engine.counts_points else 0)
-            outcome = engine.after_sale(run.state, day, window.metrics())
+            window.add_sale(event[2], day, event[3], event[4] if counts_points else 0)
+            outcome = engine.after_sale(run.state, day, window)
         else:
-            window.refund(event[5], event[3], event[4] if engine.counts_points else 0)
-            outcome = engine.after_refund(run.state, day, window.metrics())
-        if outcome.moves or outcome.state is not run.state:
+            window.refund(event[5], event[3], event[4] if counts_points else 0)
+            outcome = engine.after_refund(run.state, day, window)
+        if outcome is not None:
             run.state = outcome.state
             run.moves.extend(outcome.moves)
+            next_due = engine.due(run.state)
     reach(last_day + 1)
     settle(last_day)
     metrics_on(last_day)

@@ -335,7 +335,7 @@ def on_transaction(txn: Transaction) -> None:
         engine.after_sale(outcome.state, today, metrics)
         if txn.kind == TransactionKind.SALE
         else engine.after_refund(outcome.state, today, metrics)
-    )
+    ) or Outcome(outcome.state)
     outcome = Outcome(after.state, outcome.moves + after.moves, outcome.graced)
     if outcome.moves or after.state != state_of(row, live.config) or row.pk is None:
         _apply(member, row, live, outcome, txn)
@@ -485,7 +485,7 @@ def _end_override(
     row.override_code, row.override_until, row.override_reason, row.override_by = "", None, "", ""
     state = state_of(row, live.config)
     outcome = _catch_up(engine, member, state, today)
-    upgrade = engine.after_sale(outcome.state, today, window_on(engine, member.pk, today).metrics())
+    upgrade = engine.after_sale(outcome.state, today, window_on(engine, member.pk, today).metrics()) or outcome
     _write_state(row, upgrade.state, live.config, live.id)
     row.save()
     _record(member, row, live, shown, row.tier_code, reason, effective_on=date_of(today))
