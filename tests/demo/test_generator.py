@@ -203,3 +203,29 @@ def test_demo_without_points_leaves_the_ledger_empty():
     stats = generate(DemoConfig(members=50, months=3, seed=2, now=NOW, points=False))
     assert stats.ledger is None
     assert not Journal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_demo_members_are_placed_in_tiers_by_replaying_their_history():
+    from patron.tiers import services as tier_services
+    from patron.tiers.models import MemberTier, ModelStatus, TierChange, TierModel
+    from patron.tiers.replay import events_by_member, join_days, replay_member
+
+    stats = generate(DemoConfig(members=400, months=24, seed=11, now=NOW, batch_members=150))
+    live = tier_services.live_model()
+    assert live is not None and TierModel.objects.filter(status=ModelStatus.DRAFT).count() == 1
+    placed = MemberTier.objects.exclude(level=0)
+    assert stats.tiers == placed.count() > 0
+    # Each member's tier is what a replay of their history gives, and their history is recorded.
+    member = placed.first().member
+    engine = tier_services.TierEngine(live.config)
+    start = tier_services.start_of_day(tier_services.replay_start(live.config, tier_services.local_day(NOW)))
+    ((_id, events),) = events_by_member(member.pk, member.pk + 1, start, NOW, with_points=False)
+    run = replay_member(
+        engine.for_member(join_days(member.pk, member.pk + 1)[member.pk]),
+        member.pk,
+        events,
+        tier_services.local_day(NOW),
+    )
+    assert placed.get(member=member).level == run.state.level
+    assert TierChange.objects.filter(member=member).count() == len(run.moves)

@@ -9,6 +9,7 @@ turn a million members into an hour; memory stays bounded by the chunk size.
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import itertools
 import json
@@ -47,6 +48,7 @@ from patron.members.models import (
 )
 from patron.members.names import pinyin_keys
 from patron.members.numbers import sequential_member_no
+from patron.tiers import services as tier_services
 
 DEMO_PASSWORD = "patron-demo-2026"
 DEMO_URL = "http://127.0.0.1:8000"
@@ -972,6 +974,7 @@ class DemoStats:
     tags: int = 0
     seconds: float = 0.0
     ledger: ledger_rows.LedgerTotals | None = None
+    tiers: int = 0  # members placed above the lowest tier by the live tier model
 
     def count(self, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         self.members += len(rows[MEMBER_COLUMNS[0]])
@@ -1088,5 +1091,25 @@ def generate(config: DemoConfig, progress: Callable[[DemoStats], None] | None = 
             if progress:
                 progress(stats)
     reset_sequences()
+    with acting_as(Actor(label=DEMO_ACTOR)):
+        stats.tiers = ensure_tier_models(config.now)
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def ensure_tier_models(now: dt.datetime) -> int:
+    """The retail tier model, live, with every member placed by a replay of their history (and that
+    history recorded as it would have happened); and a stricter draft to try in the simulator."""
+    if tier_services.live_model() is not None:
+        return 0
+    live = tier_services.do_create_model_from_preset(preset="retail_spend")
+    tier_services.do_go_live(model=live, reason="demo")
+    tier_services.forget_live_model()
+    placed = tier_services.reevaluate_members(live.pk, chunk=5000, now=now, backfill=True)
+    stricter = copy.deepcopy(live.config)
+    stricter["tiers"][2]["qualify"] = {"spend": "6000"}
+    stricter["tiers"][3]["qualify"] = {"spend": "20000"}
+    tier_services.do_create_model(
+        name="零售消费等级（金卡 ¥6,000 / 钻石 ¥20,000）", config=stricter, preset="retail_spend"
+    )
+    return placed

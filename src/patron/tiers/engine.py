@@ -65,9 +65,12 @@ class Metrics:
 class Counted(Protocol):
     """What qualification reads: `Metrics`, or a `QualifyingWindow` itself (no copy in replays)."""
 
-    spend: int
-    purchase_days: int
-    points: int
+    @property
+    def spend(self) -> int: ...
+    @property
+    def purchase_days(self) -> int: ...
+    @property
+    def points(self) -> int: ...
 
 
 class QualifyingWindow:

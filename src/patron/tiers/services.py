@@ -38,7 +38,7 @@ from patron.tiers import events, presets
 from patron.tiers.config import TierModelConfig, check_model_config
 from patron.tiers.engine import Move, Outcome, TierEngine, TierState, catch_up, date_of
 from patron.tiers.errors import ErrorCode
-from patron.tiers.history import local_day, window_on
+from patron.tiers.history import local_day, start_of_day, window_on
 from patron.tiers.models import (
     ChangeReason,
     MemberTier,
@@ -542,12 +542,15 @@ def replay_start(config: TierModelConfig, today: int) -> int:
     return 1
 
 
-def reevaluate_members(model_id: int, *, chunk: int = 1000, now: dt.datetime | None = None) -> int:
+def reevaluate_members(
+    model_id: int, *, chunk: int = 1000, now: dt.datetime | None = None, backfill: bool = False
+) -> int:
     """Put every member where the live model would have them had it been live all along (a replay
     of their transactions, as the simulator does), chunk by chunk of member ids, each chunk under
-    its members' row locks so a sale at the same moment waits. Moves are recorded as `go_live`.
-    Returns how many members' shown tier changed."""
-    from patron.tiers.history import start_of_day
+    its members' row locks so a sale at the same moment waits. Moves are recorded as one `go_live`
+    change per member; with `backfill` (a program's first model, or the demo) the replayed moves
+    are recorded instead, each on its own day with its own reason. Returns how many members' shown
+    tier changed."""
     from patron.tiers.replay import events_by_member, join_days, member_id_chunks, replay_member
 
     live = live_model()
@@ -569,16 +572,43 @@ def reevaluate_members(model_id: int, *, chunk: int = 1000, now: dt.datetime | N
                 continue
             joined = join_days(low, high)
             states: dict[int, TierState] = {}
+            replayed: dict[int, list[Move]] = {}
             engine = TierEngine(live.config)
             for member_id, member_events in events_by_member(low, high, start, now, with_points=engine.counts_points):
                 if member_id in joined:
                     run = replay_member(engine.for_member(joined[member_id]), member_id, member_events, today)
                     states[member_id] = run.state
-            changed += _store_reevaluation(live, ids, states, today)
+                    replayed[member_id] = run.moves
+            changed += _store_reevaluation(live, ids, states, today, record=not backfill)
+            if backfill:
+                _backfill_history(live, replayed)
     return changed
 
 
-def _store_reevaluation(live: LiveModel, ids: list[int], states: dict[int, TierState], today: int) -> int:
+def _backfill_history(live: LiveModel, replayed: dict[int, list[Move]]) -> None:
+    """The moves the replay made, dated as they were (instead of one `go_live` row each)."""
+
+    codes, who = live.config.codes, current_actor().label[:150]
+    TierChange.objects.bulk_create(
+        TierChange(
+            member_id=member_id,
+            model_id=live.id,
+            from_code=codes[move.before],
+            to_code=codes[move.after],
+            reason=move.reason,
+            at=start_of_day(move.day) + dt.timedelta(hours=10),
+            effective_on=date_of(move.day),
+            actor_label=who,
+            detail={"backfilled": True},
+        )
+        for member_id, moves in replayed.items()
+        for move in moves
+    )
+
+
+def _store_reevaluation(
+    live: LiveModel, ids: list[int], states: dict[int, TierState], today: int, *, record: bool = True
+) -> int:
     from patron.members.services import add_timeline_rows
 
     rows = {row.member_id: row for row in MemberTier.objects.filter(member_id__in=ids)}
@@ -625,6 +655,8 @@ def _store_reevaluation(live: LiveModel, ids: list[int], states: dict[int, TierS
             "updated_at",
         ],
     )
+    if not record:
+        return len(changes)
     now, who = clock.now(), current_actor().label[:150]
     TierChange.objects.bulk_create(
         TierChange(

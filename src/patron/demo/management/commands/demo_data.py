@@ -67,6 +67,9 @@ class Command(BaseCommand):
         )
         if stats.ledger is not None:
             self._ledger_summary(stats.ledger)
+        self.stdout.write(
+            f"Tiers: the retail tier model is live; {stats.tiers:,} members placed above the lowest tier."
+        )
 
     def _ledger_summary(self, t: LedgerTotals) -> None:
         self.stdout.write(
