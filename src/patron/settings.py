@@ -164,6 +164,8 @@ PATRON: dict[str, Any] = {
     "MERGE_UNDO_DAYS": 30,
     "QR_TOKEN_SECONDS": 120,
     "IMPORT_BATCH_SIZE": 1000,
+    # Processes a tier simulation replays members in (each reads its own share of the rows).
+    "SIMULATION_WORKERS": int(os.environ.get("PATRON_SIMULATION_WORKERS", str(min(4, os.cpu_count() or 1)))),
 }
 
 LOGGING = {

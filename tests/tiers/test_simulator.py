@@ -239,3 +239,15 @@ def test_a_simulation_needs_a_sensible_past_period(store, first, last, backtest)
             last=dt.date.fromisoformat(last),
             backtest=tuple(dt.date.fromisoformat(d) for d in backtest) if backtest else None,
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_processes_share_the_chunks_and_give_the_same_result(store):
+    _history(store)
+    sequential = Simulator(parsed(), YEAR, baseline=parsed(), chunk=2).run(workers=1)
+    parallel = Simulator(parsed(), YEAR, baseline=parsed(), chunk=2).run(workers=2)
+    for result in (sequential, parallel):
+        result["summary"].pop("seconds")
+    assert parallel == sequential
+    assert sequential["summary"]["members"] == 5

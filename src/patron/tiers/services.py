@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
@@ -784,7 +785,7 @@ def run_simulation(simulation_id: int) -> Simulation:
         def save_progress(percent: int) -> None:
             Simulation.objects.filter(pk=simulation_id).update(progress=percent)
 
-        result = simulator.run(progress=save_progress)
+        result = simulator.run(progress=save_progress, workers=settings.PATRON["SIMULATION_WORKERS"])
     except Exception as exc:  # saved on the row for the person who started it, and logged
         log.exception("tier simulation %s failed", simulation_id)
         Simulation.objects.filter(pk=simulation_id).update(

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import multiprocessing
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -94,6 +95,19 @@ class _Totals:
         self.matrix = [[0] * self.levels for _ in range(self.baseline_levels)]
         self.backtest = [_Backtest() for _ in range(self.levels)]
 
+    def add(self, other: _Totals) -> None:
+        """Fold in the totals of another chunk of members."""
+        self.upgrades += other.upgrades
+        self.downgrades += other.downgrades
+        self.members += other.members
+        for rows, more in ((self.tiers, other.tiers), (self.backtest, other.backtest)):
+            for mine, theirs in zip(rows, more, strict=True):
+                for name, value in vars(theirs).items():
+                    setattr(mine, name, getattr(mine, name) + value)
+        for mine_row, their_row in zip(self.matrix, other.matrix, strict=True):
+            for i, value in enumerate(their_row):
+                mine_row[i] += value
+
 
 def _slice(events: list[Event], first: int, last: int) -> list[Event]:
     """The events of days [first, last] (events are in day order)."""
@@ -126,7 +140,6 @@ class Simulator:
         self.engine = TierEngine(config)
         self.baseline_engine = TierEngine(self.baseline) if self.baseline is not None else None
         self._factors = [t.multiplier - 1 for t in config.tiers]
-        self._extra = [0] * len(config.tiers)
 
     # ------------------------------------------------------------------ reading
 
@@ -141,45 +154,57 @@ class Simulator:
 
     # ------------------------------------------------------------------ running
 
-    def run(self, progress: Progress | None = None) -> dict[str, Any]:
+    def run(self, progress: Progress | None = None, workers: int = 1) -> dict[str, Any]:
+        """Replay every member, chunk by chunk of member ids; with `workers` > 1 the chunks are
+        shared among that many processes, each reading its own rows (not with an in-memory SQLite
+        database, which another process cannot open)."""
         started = time.perf_counter()
+        chunks = list(member_id_chunks(self.chunk))
+        totals = self._empty_totals()
+        if workers > 1 and len(chunks) > 1 and _can_fork():
+            parts = _in_processes(self, chunks, workers)
+        else:
+            parts = (self._chunk(low, high) for low, high in chunks)
+        for done, part in enumerate(parts, start=1):
+            totals.add(part)
+            if progress is not None:
+                progress(int(done * 100 / len(chunks)))
+        return self._result(totals, time.perf_counter() - started)
+
+    def _empty_totals(self) -> _Totals:
+        levels = len(self.config.tiers)
+        return _Totals(levels, len(self.baseline.tiers) if self.baseline is not None else levels)
+
+    def _chunk(self, low: int, high: int) -> _Totals:
+        """The totals of the members with ids in [low, high)."""
         span = self._span()
         start, end = start_of_day(span.first.toordinal()), start_of_day(span.last.toordinal() + 1)
-        period_end = start_of_day(self.period.last.toordinal() + 1)
-        levels = len(self.config.tiers)
-        baseline_levels = len(self.baseline.tiers) if self.baseline is not None else levels
-        totals = _Totals(levels, baseline_levels)
-        with_points = self._needs_points()
-        chunks = list(member_id_chunks(self.chunk))
-        for index, (low, high) in enumerate(chunks):
-            joined = _countable_join_days(low, high, period_end)
-            seen: set[int] = set()
-            for member_id, events in events_by_member(low, high, start, end, with_points=with_points):
-                if member_id not in joined:
-                    continue
+        totals = self._empty_totals()
+        joined = _countable_join_days(low, high, start_of_day(self.period.last.toordinal() + 1))
+        seen: set[int] = set()
+        for member_id, events in events_by_member(low, high, start, end, with_points=self._needs_points()):
+            if member_id in joined:
                 seen.add(member_id)
                 self._member(totals, member_id, joined[member_id], events)
-            for _member_id in joined.keys() - seen:  # no transactions: the lowest tier all along
-                totals.members += 1
-                totals.tiers[0].members += 1
-                totals.matrix[0][0] += 1
-                if self.backtest:
-                    totals.backtest[0].members += 1
-                    totals.backtest[0].kept += 1
-            if progress is not None:
-                progress(int((index + 1) * 100 / len(chunks)))
-        return self._result(totals, time.perf_counter() - started)
+        for _member_id in joined.keys() - seen:  # no transactions: the lowest tier all along
+            totals.members += 1
+            totals.tiers[0].members += 1
+            totals.matrix[0][0] += 1
+            if self.backtest:
+                totals.backtest[0].members += 1
+                totals.backtest[0].kept += 1
+        return totals
 
     def _member(self, totals: _Totals, member_id: int, joined_day: int, events: list[Event]) -> None:
         p_first, p_last = self.period.first.toordinal(), self.period.last.toordinal()
         engine = self.engine.for_member(joined_day)
         in_period = _slice(events, p_first, self.backtest.last.toordinal() if self.backtest else p_last)
-        extra = self._extra
+        tiers = totals.tiers
         factors = self._factors
 
         def on_sale(_member: int, level: int, event: Event) -> None:
             if event[0] <= p_last and factors[level] > 0 and event[4] > 0:
-                extra[level] += int((event[4] * factors[level]).to_integral_value(ROUND_FLOOR))
+                tiers[level].extra_points += int((event[4] * factors[level]).to_integral_value(ROUND_FLOOR))
 
         snapshot: dict[str, MemberRun | int] = {}
 
@@ -251,7 +276,7 @@ class Simulator:
         rows = []
         total_cost = Decimal(0)
         for level, (spec, tier) in enumerate(zip(self.config.tiers, totals.tiers, strict=True)):
-            points = self._extra[level]
+            points = tier.extra_points
             multiplier_cost = (Decimal(points) / rate).quantize(Decimal("0.01"))
             birthday = sum((b.estimated_cost for b in spec.benefits if isinstance(b, BirthdayGift)), Decimal(0))
             services = sum(
@@ -335,6 +360,38 @@ class Simulator:
                 ],
             }
         return result
+
+
+def _can_fork() -> bool:
+    """Other processes see the same rows: committed ones (not inside a transaction, such as a test's)
+    in a database they can open."""
+    from django.db import connection
+
+    if connection.in_atomic_block:
+        return False
+    return connection.vendor == "postgresql" or (connection.vendor == "sqlite" and not connection.is_in_memory_db())
+
+
+_forked: Simulator | None = None  # the simulator a worker process runs chunks of (set before forking)
+
+
+def _chunk_in_worker(bounds: tuple[int, int]) -> _Totals:
+    assert _forked is not None
+    return _forked._chunk(*bounds)
+
+
+def _in_processes(simulator: Simulator, chunks: list[tuple[int, int]], workers: int) -> Iterator[_Totals]:
+    """The chunks' totals from `workers` forked processes, as they finish. Database connections are
+    closed first: each process opens its own."""
+    global _forked
+    from django.db import connections
+
+    connections.close_all()
+    _forked = simulator
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes=workers, initializer=connections.close_all) as pool:
+        yield from pool.imap_unordered(_chunk_in_worker, chunks)
+    _forked = None
 
 
 def _countable_join_days(low: int, high: int, end: dt.datetime) -> dict[int, int]:
