@@ -369,7 +369,9 @@ def _can_fork() -> bool:
 
     if connection.in_atomic_block:
         return False
-    return connection.vendor == "postgresql" or (connection.vendor == "sqlite" and not connection.is_in_memory_db())
+    if connection.vendor == "sqlite":
+        return not connection.is_in_memory_db()  # type: ignore[attr-defined]  # the SQLite backend's own
+    return connection.vendor == "postgresql"
 
 
 _forked: Simulator | None = None  # the simulator a worker process runs chunks of (set before forking)
