@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include("patron.members.urls")),
     path("", include("patron.ledger.urls")),
     path("", include("patron.earning.urls")),
+    path("", include("patron.tiers.urls")),
+    path("", include("patron.tiers.urls_simulations")),
     path("", include("patron.api.views")),
     path("", include("patron.console.urls")),
 ]

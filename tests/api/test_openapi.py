@@ -9,6 +9,8 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
+    ("/api/v1/tiers", "get"),
+    ("/api/v1/members/{member_no}/tier", "get"),
     ("/api/v1/members", "post"),
     ("/api/v1/members", "get"),
     ("/api/v1/members/{member_no}", "get"),

@@ -96,6 +96,7 @@ api.add_router("/members", members_router)
 api.add_router("/", transactions_router)
 api.add_router("/pos", pos_router)
 api.add_router("/activities", activities_router)
+api.add_router("/", "patron.tiers.api.router")
 
 
 @api.exception_handler(DomainError)

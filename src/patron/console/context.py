@@ -24,12 +24,13 @@ NAVIGATION: list[tuple[str, Any, Perm | None]] = [
     ("ledger:program", _("Points program"), Perm.PROGRAM_MANAGE),
     # Everyone who sees points may read the rules that make them (earning/views.py says why).
     ("earning:list", _("Earning rules"), Perm.POINTS_VIEW),
+    ("tiers:list", _("Tiers"), Perm.TIERS_VIEW),
     ("ledger:finance", _("Points finance"), Perm.FINANCE_VIEW),
     ("apikeys:list", _("API keys"), Perm.APIKEYS_MANAGE),
     ("console:audit_log", _("Audit log"), Perm.AUDIT_VIEW),
 ]
 
-COMING = [_("Tiers"), _("Rewards"), _("Analytics"), _("Campaigns"), _("Service desk"), _("Events")]
+COMING = [_("Rewards"), _("Analytics"), _("Campaigns"), _("Service desk"), _("Events")]
 
 
 def console(request: HttpRequest) -> dict[str, Any]:

@@ -1102,7 +1102,7 @@ def ensure_tier_models(now: dt.datetime) -> int:
     history recorded as it would have happened); and a stricter draft to try in the simulator."""
     if tier_services.live_model() is not None:
         return 0
-    live = tier_services.do_create_model_from_preset(preset="retail_spend")
+    live = tier_services.do_create_model_from_preset(preset="retail_spend", name="零售消费等级")
     tier_services.do_go_live(model=live, reason="demo")
     tier_services.forget_live_model()
     placed = tier_services.reevaluate_members(live.pk, chunk=5000, now=now, backfill=True)

@@ -16,3 +16,7 @@ class TiersConfig(AppConfig):
         member_services.register_transaction_hook("tiers.evaluate", services.on_transaction, order=30)
         member_services.register_merge_target("tier_changes", services.TierChange)
         scheduler.register("tiers.daily_review", scheduler.daily, tasks.review_tiers)
+        from patron.tiers.views import register_member_section, register_timeline_sentences
+
+        register_member_section()  # the member page's tier section
+        register_timeline_sentences()

@@ -235,17 +235,23 @@ class TierModelConfig(_Strict):
     at_risk_days: int = Field(default=30, ge=0, le=365)
     refund_reverts_upgrade: bool = True
 
-    @model_validator(mode="after")
-    def _consistent(self) -> TierModelConfig:
-        codes = [t.code for t in self.tiers]
+    @field_validator("tiers")
+    @classmethod
+    def _ladder(cls, tiers: tuple[TierSpec, ...]) -> tuple[TierSpec, ...]:
+        """The ladder on its own (reported on `tiers`, so a form can show it by the ladder)."""
+        codes = [t.code for t in tiers]
         if len(set(codes)) != len(codes):
             raise ValueError(_("Each tier needs its own code."))
-        if not self.tiers[0].qualify.empty:
+        if not tiers[0].qualify.empty:
             raise ValueError(_("The lowest tier starts at zero: it has no thresholds."))
-        for tier in self.tiers[1:]:
+        for tier in tiers[1:]:
             if tier.qualify.empty:
                 raise ValueError(_("Tier %(t)s needs at least one threshold.") % {"t": tier.code})
-        self._check_increasing()
+        _check_increasing(tiers)
+        return tiers
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TierModelConfig:
         if self.window.kind == WindowKind.CALENDAR_YEAR and not (
             self.review.kind == ReviewKind.FIXED_DATE and (self.review.month, self.review.day) == (1, 1)
         ):
@@ -260,21 +266,6 @@ class TierModelConfig(_Strict):
                 % {"r": self.review.period_months, "w": self.window.months}
             )
         return self
-
-    def _check_increasing(self) -> None:
-        """A threshold used by two tiers rises up the ladder (for each metric, over the tiers using it)."""
-        for metric in METRICS:
-            previous: tuple[str, Decimal | int] | None = None
-            for tier in self.tiers[1:]:
-                value = tier.qualify.thresholds().get(metric)
-                if value is None:
-                    continue
-                if previous is not None and value <= previous[1]:
-                    raise ValueError(
-                        _("The %(m)s threshold of %(t)s must be above that of %(p)s.")
-                        % {"m": metric_label(metric), "t": tier.code, "p": previous[0]}
-                    )
-                previous = (tier.code, value)
 
     @property
     def codes(self) -> list[str]:
@@ -292,6 +283,22 @@ class TierModelConfig(_Strict):
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def _check_increasing(tiers: tuple[TierSpec, ...]) -> None:
+    """A threshold used by two tiers rises up the ladder (for each metric, over the tiers using it)."""
+    for metric in METRICS:
+        previous: tuple[str, Decimal | int] | None = None
+        for tier in tiers[1:]:
+            value = tier.qualify.thresholds().get(metric)
+            if value is None:
+                continue
+            if previous is not None and value <= previous[1]:
+                raise ValueError(
+                    _("The %(m)s threshold of %(t)s must be above that of %(p)s.")
+                    % {"m": metric_label(metric), "t": tier.code, "p": previous[0]}
+                )
+            previous = (tier.code, value)
 
 
 def metric_label(metric: str) -> str:

@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 
 from patron.tiers.models import Simulation
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 
 def _name(row: dict[str, Any]) -> str:
     return row["name"] if (get_language() or "zh-hans").startswith("zh") else row["name_en"]

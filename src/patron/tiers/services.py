@@ -560,6 +560,7 @@ def reevaluate_members(
     now = now or clock.now()
     today = local_day(now)
     start = start_of_day(replay_start(live.config, today))
+    until = start_of_day(today + 1)  # all of today, a sale at this very moment included
     changed = 0
     for low, high in member_id_chunks(chunk):
         with transaction.atomic():
@@ -575,7 +576,7 @@ def reevaluate_members(
             states: dict[int, TierState] = {}
             replayed: dict[int, list[Move]] = {}
             engine = TierEngine(live.config)
-            for member_id, member_events in events_by_member(low, high, start, now, with_points=engine.counts_points):
+            for member_id, member_events in events_by_member(low, high, start, until, with_points=engine.counts_points):
                 if member_id in joined:
                     run = replay_member(engine.for_member(joined[member_id]), member_id, member_events, today)
                     states[member_id] = run.state

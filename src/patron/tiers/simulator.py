@@ -275,7 +275,7 @@ class Simulator:
         years = Decimal(self.period.days) / Decimal("365.25")
         rows = []
         total_cost = Decimal(0)
-        for level, (spec, tier) in enumerate(zip(self.config.tiers, totals.tiers, strict=True)):
+        for spec, tier in zip(self.config.tiers, totals.tiers, strict=True):
             points = tier.extra_points
             multiplier_cost = (Decimal(points) / rate).quantize(Decimal("0.01"))
             birthday = sum((b.estimated_cost for b in spec.benefits if isinstance(b, BirthdayGift)), Decimal(0))
