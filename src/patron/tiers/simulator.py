@@ -38,7 +38,15 @@ from patron.members.models import LIVE_STATUSES, Member
 from patron.tiers.config import BirthdayGift, FreeService, TierModelConfig
 from patron.tiers.engine import Metrics, TierEngine
 from patron.tiers.history import start_of_day
-from patron.tiers.replay import REFUND, Event, MemberRun, events_by_member, member_id_chunks, replay_member
+from patron.tiers.replay import (
+    REFUND,
+    Event,
+    MemberRun,
+    events_by_member,
+    member_id_chunks,
+    points_per_cent,
+    replay_member,
+)
 
 Progress = Callable[[int], None]
 
@@ -64,7 +72,8 @@ class Period:
 class _TierTotals:
     members: int = 0
     spend: int = 0  # cents
-    extra_points: int = 0
+    extra_points: int = 0  # from each sale's own points, when they are read
+    multiplied_cents: int = 0  # or the amount of the sales made at this tier, to estimate them
     upgrades_into: int = 0
     downgrades_into: int = 0
     just_below: int = 0
@@ -129,7 +138,7 @@ class Simulator:
         baseline: TierModelConfig | None = None,
         baseline_kind: str = "live",
         backtest: Period | None = None,
-        chunk: int = 50_000,
+        chunk: int = 100_000,
     ) -> None:
         self.config = config
         self.period = period
@@ -140,6 +149,7 @@ class Simulator:
         self.engine = TierEngine(config)
         self.baseline_engine = TierEngine(self.baseline) if self.baseline is not None else None
         self._factors = [t.multiplier - 1 for t in config.tiers]
+        self._rate = Decimal(0)  # points per cent of a sale, when the sales' own points are not read
 
     # ------------------------------------------------------------------ reading
 
@@ -149,8 +159,10 @@ class Simulator:
         return Period(first, last)
 
     def _needs_points(self) -> bool:
-        uses = self.engine.counts_points or any(f > 0 for f in self._factors)
-        return uses or bool(self.baseline_engine and self.baseline_engine.counts_points)
+        """Each sale's points are read only when a model qualifies on points: reading them costs more
+        than the rest of the read. Otherwise a multiplier's cost is estimated from the period's
+        points per yuan."""
+        return self.engine.counts_points or bool(self.baseline_engine and self.baseline_engine.counts_points)
 
     # ------------------------------------------------------------------ running
 
@@ -160,6 +172,9 @@ class Simulator:
         database, which another process cannot open)."""
         started = time.perf_counter()
         chunks = list(member_id_chunks(self.chunk))
+        if not self._needs_points() and any(f > 0 for f in self._factors):
+            first, last = self.period.first.toordinal(), self.period.last.toordinal()
+            self._rate = points_per_cent(start_of_day(first), start_of_day(last + 1))
         totals = self._empty_totals()
         if workers > 1 and len(chunks) > 1 and _can_fork():
             parts = _in_processes(self, chunks, workers)
@@ -202,9 +217,15 @@ class Simulator:
         tiers = totals.tiers
         factors = self._factors
 
+        exact = self._needs_points()
+
         def on_sale(_member: int, level: int, event: Event) -> None:
-            if event[0] <= p_last and factors[level] > 0 and event[4] > 0:
+            if event[0] > p_last or factors[level] <= 0:
+                return
+            if exact:
                 tiers[level].extra_points += int((event[4] * factors[level]).to_integral_value(ROUND_FLOOR))
+            else:
+                tiers[level].multiplied_cents += event[3]
 
         snapshot: dict[str, MemberRun | int] = {}
 
@@ -275,8 +296,10 @@ class Simulator:
         years = Decimal(self.period.days) / Decimal("365.25")
         rows = []
         total_cost = Decimal(0)
-        for spec, tier in zip(self.config.tiers, totals.tiers, strict=True):
-            points = tier.extra_points
+        for level, (spec, tier) in enumerate(zip(self.config.tiers, totals.tiers, strict=True)):
+            points = tier.extra_points + int(
+                (tier.multiplied_cents * self._rate * self._factors[level]).to_integral_value(ROUND_FLOOR)
+            )
             multiplier_cost = (Decimal(points) / rate).quantize(Decimal("0.01"))
             birthday = sum((b.estimated_cost for b in spec.benefits if isinstance(b, BirthdayGift)), Decimal(0))
             services = sum(
