@@ -19,7 +19,7 @@ from patron.earning.rules import RuleConfig
 from patron.ledger.models import Journal
 from tests.earning.rules import make_rule, one_point_per_yuan
 from tests.factories import make_member, make_sale
-from tests.roles import Case, call, url_of
+from tests.roles import Case, url_of, walk, walk_anonymous
 
 pytestmark = pytest.mark.django_db
 ALL_ROLES = [r.value for r in Role]
@@ -107,28 +107,12 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world, role, case):
-    client.force_login(staff(role))
-    audits = AuditEntry.objects.count()
-    response = call(client, case, world)
-    if Role(role) not in roles_with(case.perm):
-        assert response.status_code == 403
-        assert AuditEntry.objects.count() == audits
-        if case.done:
-            assert not case.done(world)
-        return
-    expected = 200 if case.data is None else 302
-    assert response.status_code == expected, response.content.decode()[:3000]
-    if case.done:
-        assert case.done(world)
+    walk(client, staff(role), role, case, world)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_anonymous_goes_to_login_and_changes_nothing(client, world, case):
-    response = call(client, case, world)
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("console:login"))
-    if case.done:
-        assert not case.done(world)
+    walk_anonymous(client, case, world)
 
 
 def test_navigation_offers_the_rules_to_everyone_who_sees_points(client, staff):

@@ -18,7 +18,7 @@ from patron.tiers import services
 from patron.tiers.forms import TierModelForm
 from patron.tiers.models import MemberTier, ModelStatus, TierChange, TierModel
 from tests.factories import make_member, make_sale
-from tests.roles import Case, call, url_of
+from tests.roles import Case, url_of, walk, walk_anonymous
 from tests.tiers.conftest import at, on
 from tests.tiers.models import ladder
 
@@ -169,30 +169,13 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_each_page_opens_only_for_roles_with_its_permission(client, staff, world, role, case):
-    client.force_login(staff(role))
-    audits = AuditEntry.objects.count()
     with on(NOW):
-        response = call(client, case, world)
-    if Role(role) not in roles_with(case.perm):
-        assert response.status_code == 403
-        assert AuditEntry.objects.count() == audits
-        if case.done:
-            assert not case.done(world)
-        return
-    expected = 200 if case.data is None else 302
-    assert response.status_code == expected, response.content.decode()[:3000]
-    if case.done:
-        assert case.done(world)
-        assert AuditEntry.objects.count() > audits
+        walk(client, staff(role), role, case, world, audited=True)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_anonymous_goes_to_login_and_changes_nothing(client, world, case):
-    response = call(client, case, world)
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("console:login"))
-    if case.done:
-        assert not case.done(world)
+    walk_anonymous(client, case, world)
 
 
 def test_readers_may_not_save_a_draft_through_its_page(client, staff, world):

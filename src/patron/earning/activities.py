@@ -12,13 +12,12 @@ One row (`ActivityProgram`) holds the config; readers get it from a short in-pro
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Literal
 
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from patron.core.cache import ProcessCache
 from patron.core.i18n import in_reader_language
 
 DAILY_CHECKIN = "daily_checkin"
@@ -109,26 +108,19 @@ class ActivityConfig(BaseModel):
         return value
 
 
-_CACHE_SECONDS = 10.0
-_cache: tuple[float, ActivityConfig] | None = None
-_lock = threading.Lock()
-
-
-def current() -> ActivityConfig:
-    global _cache
-    cached = _cache
-    if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
-        return cached[1]
+def _load() -> ActivityConfig:
     from patron.earning.models import ActivityProgram
 
     row = ActivityProgram.objects.filter(pk=1).first()
-    config = ActivityConfig.model_validate(row.config) if row and row.config else ActivityConfig()
-    with _lock:
-        _cache = (time.monotonic(), config)
-    return config
+    return ActivityConfig.model_validate(row.config) if row and row.config else ActivityConfig()
+
+
+_cache = ProcessCache(10.0, _load)
+
+
+def current() -> ActivityConfig:
+    return _cache.get()
 
 
 def forget() -> None:
-    global _cache
-    with _lock:
-        _cache = None
+    _cache.forget()

@@ -8,7 +8,7 @@ reducing any award a concurrent earn has made too large; then it posts one ledge
 type, with the rules that fired in the journal's detail.
 
 Rule changes (`do_create_rule`, `do_update_rule`, `do_set_rule_enabled`, `do_create_rule_from_preset`)
-are audited and clear the rule cache at once in this process (and within `_RULES_CACHE_SECONDS`
+are audited and clear the rule cache at once in this process (and within five seconds
 elsewhere). Activity points: `do_award_activity`, `do_update_activity_program`.
 """
 
@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +28,7 @@ from pydantic import ValidationError
 
 from patron.core import clock
 from patron.core.audit import record_audit
+from patron.core.cache import ProcessCache
 from patron.core.context import current_actor
 from patron.core.errors import NotFound, ValidationFailed, validation_fields
 from patron.core.events import publish
@@ -62,33 +61,26 @@ POINT_TYPE_ORDER = ("purchase", "bonus", "activity", "adjustment")
 # --------------------------------------------------------------------------- the active rules
 
 
-_RULES_CACHE_SECONDS = 5.0
-_rules_cache: tuple[float, tuple[Rule, ...]] | None = None
-_rules_lock = threading.Lock()
-
-
-def _enabled_rules() -> tuple[Rule, ...]:
-    global _rules_cache
-    cached = _rules_cache
-    if cached is not None and time.monotonic() - cached[0] < _RULES_CACHE_SECONDS:
-        return cached[1]
+def _load_rules() -> tuple[Rule, ...]:
     loaded: list[Rule] = []
     for row in EarningRule.objects.filter(enabled=True).order_by("-priority", "id"):
         try:
             loaded.append(row.rule())
         except ValidationError:  # only a hand edit of the table gets here; the services validate
             log.error("earning rule %s has an invalid config and is skipped", row.pk)
-    rules = tuple(loaded)
-    with _rules_lock:
-        _rules_cache = (time.monotonic(), rules)
-    return rules
+    return tuple(loaded)
+
+
+_rules_cache = ProcessCache(5.0, _load_rules)
+
+
+def _enabled_rules() -> tuple[Rule, ...]:
+    return _rules_cache.get()
 
 
 def forget_rules() -> None:
     """Drop the cached rules (after a change, and between tests)."""
-    global _rules_cache
-    with _rules_lock:
-        _rules_cache = None
+    _rules_cache.forget()
 
 
 def active_rules(at: dt.datetime | None = None) -> list[Rule]:

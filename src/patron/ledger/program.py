@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import threading
-import time
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from patron.core import clock
+from patron.core.cache import ProcessCache
 
 
 class ExpiryMode(StrEnum):
@@ -111,26 +110,19 @@ class ProgramConfig(BaseModel):
         return list(self.spending[Purpose(purpose)])
 
 
-_CACHE_SECONDS = 10.0
-_cache: tuple[float, ProgramConfig] | None = None
-_lock = threading.Lock()
-
-
-def current() -> ProgramConfig:
-    global _cache
-    cached = _cache
-    if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
-        return cached[1]
+def _load() -> ProgramConfig:
     from patron.ledger.models import ProgramSettings
 
     row = ProgramSettings.objects.filter(pk=1).first()
-    config = ProgramConfig.model_validate(row.config) if row else ProgramConfig()
-    with _lock:
-        _cache = (time.monotonic(), config)
-    return config
+    return ProgramConfig.model_validate(row.config) if row else ProgramConfig()
+
+
+_cache = ProcessCache(10.0, _load)
+
+
+def current() -> ProgramConfig:
+    return _cache.get()
 
 
 def forget() -> None:
-    global _cache
-    with _lock:
-        _cache = None
+    _cache.forget()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from patron.core import clock
 from patron.core.audit import record_audit
+from patron.core.cache import ProcessCache
 from patron.core.context import current_actor
 from patron.core.errors import ValidationFailed
 from patron.core.events import on_commit, publish
@@ -64,28 +63,21 @@ class LiveModel:
     config: TierModelConfig
 
 
-_CACHE_SECONDS = 5.0
-_live_cache: tuple[float, LiveModel | None] | None = None
-_live_lock = threading.Lock()
+def _load_live() -> LiveModel | None:
+    row = TierModel.objects.filter(status=ModelStatus.LIVE).first()
+    return LiveModel(row.pk, row.parsed()) if row is not None else None
+
+
+_live_cache = ProcessCache(5.0, _load_live)
 
 
 def live_model() -> LiveModel | None:
     """The live model's config, cached in the process for a few seconds (every sale reads it)."""
-    global _live_cache
-    cached = _live_cache
-    if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
-        return cached[1]
-    row = TierModel.objects.filter(status=ModelStatus.LIVE).first()
-    live = LiveModel(row.pk, row.parsed()) if row is not None else None
-    with _live_lock:
-        _live_cache = (time.monotonic(), live)
-    return live
+    return _live_cache.get()
 
 
 def forget_live_model() -> None:
-    global _live_cache
-    with _live_lock:
-        _live_cache = None
+    _live_cache.forget()
 
 
 # --------------------------------------------------------------------------- models
