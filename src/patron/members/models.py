@@ -249,7 +249,11 @@ class Transaction(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_not_negative"),
         ]
         indexes = [
-            models.Index(fields=["member", "occurred_at"], name="txn_member_time_idx"),
+            # Covering the columns replays read (tier simulation, re-evaluation): a member's
+            # transactions in time order come from the index alone, without a lookup per row.
+            models.Index(
+                fields=["member", "occurred_at", "id", "kind", "amount", "original"], name="txn_member_time_idx"
+            ),
             models.Index(fields=["occurred_at"], name="txn_time_idx"),
         ]
 
