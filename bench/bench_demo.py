@@ -221,3 +221,17 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def secondary_indexes(conn: Any, tables: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, definition) of the PostgreSQL indexes on `tables` that no constraint owns: the ones a
+    bulk load drops and rebuilds."""
+    rows = conn.execute(
+        """
+        SELECT i.relname, pg_get_indexdef(i.oid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        WHERE t.relname = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
+        """,
+        [list(tables)],
+    ).fetchall()
+    return [(name, definition) for name, definition in rows]

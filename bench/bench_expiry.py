@@ -42,6 +42,7 @@ from bench_demo import (
     fresh_database,
     ledger_audit,
     patron,
+    secondary_indexes,
     write_results,
 )
 
@@ -76,19 +77,6 @@ def step(conn: psycopg.Connection[Any], label: str, sql: str, params: dict[str, 
     return seconds
 
 
-def secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
-    """(name, definition) of the indexes on the big tables that no constraint owns."""
-    rows = conn.execute(
-        """
-        SELECT i.relname, pg_get_indexdef(i.oid)
-        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-        WHERE t.relname = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
-        """,
-        [list(BIG_TABLES)],
-    ).fetchall()
-    return [(name, definition) for name, definition in rows]
-
-
 def build(members: int, per_member: int) -> dict[str, Any]:
     """The ledger state, consistent by construction; returns timings and totals."""
     lots = members * per_member
@@ -99,7 +87,7 @@ def build(members: int, per_member: int) -> dict[str, Any]:
         conn.execute("SET maintenance_work_mem = '1GB'")
         # No FK triggers while loading: the rows are consistent by construction.
         conn.execute("SET session_replication_role = replica")
-        indexes = secondary_indexes(conn)
+        indexes = secondary_indexes(conn, BIG_TABLES)
         for name, _definition in indexes:
             conn.execute(f'DROP INDEX "{name}"')
         print(f"== building: {members:,} members, {lots:,} lots ({len(indexes)} indexes dropped meanwhile)", flush=True)

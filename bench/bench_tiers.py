@@ -88,6 +88,7 @@ from bench_demo import (
     fresh_database,
     patron,
     print_table,
+    secondary_indexes,
     write_results,
 )
 
@@ -249,18 +250,6 @@ def step(run: Any, label: str, sql: str, timings: dict[str, float], key: str) ->
     print(f"   {label:<52} {timings[key]:7.1f} s", flush=True)
 
 
-def pg_secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
-    rows = conn.execute(
-        """
-        SELECT i.relname, pg_get_indexdef(i.oid)
-        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-        WHERE t.relname = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
-        """,
-        [list(BIG_TABLES)],
-    ).fetchall()
-    return [(name, definition) for name, definition in rows]
-
-
 MEMBER_COLUMNS = (
     "id, member_no, name, name_pinyin, name_initials, phone, phone_last4, email, gender, city, language, "
     "joined_at, join_channel, entry_route, status, status_reason, created_at, updated_at"
@@ -279,7 +268,7 @@ def build_postgresql(members: int, transactions: int, seed: int, journals: bool)
         run("SET maintenance_work_mem = '1GB'")
         run("SET work_mem = '1GB'")
         run("SET session_replication_role = replica")  # no FK triggers: consistent by construction
-        indexes = pg_secondary_indexes(conn)
+        indexes = secondary_indexes(conn, BIG_TABLES)
         for name, _definition in indexes:
             run(f'DROP INDEX "{name}"')
         print(f"   ({len(indexes)} secondary indexes dropped while loading)", flush=True)
