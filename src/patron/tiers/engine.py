@@ -301,9 +301,14 @@ class TierEngine:
         )
         return Outcome(kept)
 
-    def _move_down(self, state: TierState, day: int, qualified: int, reason: str) -> Outcome:
+    def review_target(self, state: TierState, qualified: int) -> int:
+        """Where a review that finds the member qualified for `qualified` puts them (one level down
+        or straight to it, never below a lifetime floor)."""
         target = state.level - 1 if self.config.downgrade == Downgrade.ONE_LEVEL else qualified
-        target = max(target, qualified, state.floor)
+        return max(target, qualified, state.floor)
+
+    def _move_down(self, state: TierState, day: int, qualified: int, reason: str) -> Outcome:
+        target = self.review_target(state, qualified)
         if target >= state.level:  # a lifetime floor holds
             return Outcome(replace(state, review_on=None, upgraded_from=None))
         moved = TierState(

@@ -12,10 +12,9 @@ refunds took back (activity points outside a sale do not qualify).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from patron.core import clock
 from patron.ledger.models import Journal, JournalKind
@@ -70,20 +69,12 @@ def window_on(engine: TierEngine, member_id: int, day: int) -> QualifyingWindow:
 
 def _points(sale_ids: list[int], refund_ids: list[int]) -> dict[int, int]:
     """Points per transaction: earned by each sale, taken back (negative) by each refund."""
-    found: dict[int, int] = defaultdict(int)
     rows = (
-        Journal.objects.filter(kind=JournalKind.EARN, transaction_id__in=sale_ids)
+        Journal.objects.filter(
+            Q(kind=JournalKind.EARN, transaction_id__in=sale_ids)
+            | Q(kind=JournalKind.CLAWBACK, transaction_id__in=refund_ids)
+        )
         .values("transaction_id")
         .annotate(p=Sum("points"))
     )
-    for row in rows:
-        found[row["transaction_id"]] += row["p"] or 0
-    if refund_ids:
-        rows = (
-            Journal.objects.filter(kind=JournalKind.CLAWBACK, transaction_id__in=refund_ids)
-            .values("transaction_id")
-            .annotate(p=Sum("points"))
-        )
-        for row in rows:
-            found[row["transaction_id"]] += row["p"] or 0
-    return found
+    return {row["transaction_id"]: row["p"] or 0 for row in rows}

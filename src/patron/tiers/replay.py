@@ -211,15 +211,19 @@ def events_by_member(
         yield current, events
 
 
-def countable_members(end: dt.datetime) -> int:
-    """Members a tier mix counts: live memberships that had joined by `end`."""
-    return Member.objects.filter(joined_at__lt=end, status__in=LIVE_STATUSES).count()
-
-
-def join_days(low: int, high: int) -> dict[int, int]:
+def join_days(low: int, high: int, *, joined_before: dt.datetime | None = None) -> dict[int, int]:
+    """Local join day of the members in [low, high): every one not merged away, or (with
+    `joined_before`) the live memberships a tier mix counts, joined by then."""
     zone = clock.member_zone()
-    rows = Member.objects.filter(pk__gte=low, pk__lt=high).exclude(status=MemberStatus.MERGED)
-    return {pk: at.astimezone(zone).date().toordinal() for pk, at in rows.values_list("pk", "joined_at")}
+    rows = Member.objects.filter(pk__gte=low, pk__lt=high)
+    if joined_before is None:
+        rows = rows.exclude(status=MemberStatus.MERGED)
+    else:
+        rows = rows.filter(joined_at__lt=joined_before, status__in=LIVE_STATUSES)
+    return {
+        pk: at.astimezone(zone).date().toordinal()
+        for pk, at in rows.values_list("pk", "joined_at").iterator(chunk_size=20_000)
+    }
 
 
 def points_per_cent(start: dt.datetime, end: dt.datetime) -> Decimal:

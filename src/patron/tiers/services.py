@@ -245,7 +245,6 @@ def effective_code(row: MemberTier | None, config: TierModelConfig) -> str:
 
 def _record(
     member: Member,
-    row: MemberTier,
     live: LiveModel,
     before: str,
     after: str,
@@ -292,7 +291,6 @@ def _apply(member: Member, row: MemberTier, live: LiveModel, outcome: Outcome, t
         reason = move.reason
         _record(
             member,
-            row,
             live,
             codes[move.before],
             codes[move.after],
@@ -311,6 +309,14 @@ def _engine(live: LiveModel, member: Member) -> TierEngine:
 
 def _catch_up(engine: TierEngine, member: Member, state: TierState, today: int) -> Outcome:
     return catch_up(engine, state, today, lambda day: window_on(engine, member.pk, day).metrics())
+
+
+def _bring_up_to_date(member: Member, row: MemberTier, live: LiveModel, engine: TierEngine, today: int) -> None:
+    """Do whatever reviews and grace ends are due by `today` and store the result (row locked)."""
+    state = state_of(row, live.config)
+    outcome = _catch_up(engine, member, state, today)
+    if outcome.moves or outcome.state != state or row.pk is None:
+        _apply(member, row, live, outcome)
 
 
 def on_transaction(txn: Transaction) -> None:
@@ -346,10 +352,7 @@ def evaluate_member(member_id: int, *, now: dt.datetime | None = None) -> Member
     row = _locked_row(member.pk, live)
     engine = _engine(live, member)
     today = local_day(now)
-    state = state_of(row, live.config)
-    outcome = _catch_up(engine, member, state, today)
-    if outcome.moves or outcome.state != state or row.pk is None:
-        _apply(member, row, live, outcome)
+    _bring_up_to_date(member, row, live, engine, today)
     if row.override_code and row.override_until and row.override_until <= now:
         _end_override(member, row, live, engine, today, reason=ChangeReason.OVERRIDE_ENDED)
     _warn_if_at_risk(member, row, live, engine, today)
@@ -377,8 +380,7 @@ def _warn_if_at_risk(member: Member, row: MemberTier, live: LiveModel, engine: T
         return
     row.at_risk_for = review_on
     row.save(update_fields=["at_risk_for"])
-    qualified = engine.qualified(metrics)
-    would_be = max(state.level - 1 if live.config.downgrade == "one_level" else qualified, qualified, state.floor)
+    would_be = engine.review_target(state, engine.qualified(metrics))
     codes = live.config.codes
     add_timeline(member, "tier_at_risk", tier=codes[state.level], would_be=codes[would_be], review_on=review_on)
     publish(events.TierAtRisk(member.pk, codes[state.level], codes[would_be], review_on, days_left))
@@ -425,19 +427,13 @@ def do_set_override(*, member: Member, tier_code: str, until: dt.datetime, reaso
     reason = _check_override(live.config, tier_code, until, reason)
     member = lock_member(member.pk)
     row = _locked_row(member.pk, live)
-    engine = _engine(live, member)
-    today = local_day(clock.now())
-    state = state_of(row, live.config)
-    outcome = _catch_up(engine, member, state, today)
-    if outcome.moves or outcome.state != state or row.pk is None:
-        _apply(member, row, live, outcome)
+    _bring_up_to_date(member, row, live, _engine(live, member), local_day(clock.now()))
     before = effective_code(row, live.config)
     row.override_code, row.override_until = tier_code, until.astimezone(dt.UTC)
     row.override_reason, row.override_by = reason, current_actor().label[:150]
     row.save()
     _record(
         member,
-        row,
         live,
         before,
         tier_code,
@@ -481,7 +477,7 @@ def _end_override(
     upgrade = engine.after_sale(outcome.state, today, window_on(engine, member.pk, today).metrics()) or outcome
     _write_state(row, upgrade.state, live.config, live.id)
     row.save()
-    _record(member, row, live, shown, row.tier_code, reason, effective_on=date_of(today))
+    _record(member, live, shown, row.tier_code, reason, effective_on=date_of(today))
 
 
 # --------------------------------------------------------------------------- the daily job

@@ -27,14 +27,12 @@ import bisect
 import datetime as dt
 import multiprocessing
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from patron.ledger import program
-from patron.members.models import LIVE_STATUSES, Member
 from patron.tiers.config import BirthdayGift, FreeService, TierModelConfig
 from patron.tiers.engine import Metrics, TierEngine
 from patron.tiers.history import start_of_day
@@ -43,6 +41,7 @@ from patron.tiers.replay import (
     Event,
     MemberRun,
     events_by_member,
+    join_days,
     member_id_chunks,
     points_per_cent,
     replay_member,
@@ -195,7 +194,7 @@ class Simulator:
         span = self._span()
         start, end = start_of_day(span.first.toordinal()), start_of_day(span.last.toordinal() + 1)
         totals = self._empty_totals()
-        joined = _countable_join_days(low, high, start_of_day(self.period.last.toordinal() + 1))
+        joined = join_days(low, high, joined_before=start_of_day(self.period.last.toordinal() + 1))
         seen: set[int] = set()
         for member_id, events in events_by_member(low, high, start, end, with_points=self._needs_points()):
             if member_id in joined:
@@ -417,15 +416,3 @@ def _in_processes(simulator: Simulator, chunks: list[tuple[int, int]], workers: 
     with context.Pool(processes=workers, initializer=connections.close_all) as pool:
         yield from pool.imap_unordered(_chunk_in_worker, chunks)
     _forked = None
-
-
-def _countable_join_days(low: int, high: int, end: dt.datetime) -> dict[int, int]:
-    """Join days of the members in [low, high) a tier mix counts: live memberships joined by `end`."""
-    from patron.core import clock
-
-    zone = clock.member_zone()
-    rows = Member.objects.filter(pk__gte=low, pk__lt=high, joined_at__lt=end, status__in=LIVE_STATUSES)
-    found: dict[int, int] = defaultdict(int)
-    for pk, joined_at in rows.values_list("pk", "joined_at").iterator(chunk_size=20_000):
-        found[pk] = joined_at.astimezone(zone).date().toordinal()
-    return dict(found)
