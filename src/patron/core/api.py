@@ -33,10 +33,14 @@ def caller(request: HttpRequest) -> Caller:
     return auth
 
 
-def require_scope(request: HttpRequest, scope: str) -> Caller:
+def require_scope(request: HttpRequest, scope: str, *alternatives: str) -> Caller:
+    """The caller, if its key has `scope` (or any of the `alternatives`)."""
     who = caller(request)
-    if scope not in who.scopes:
-        raise PermissionDenied(_("This API key lacks the %(scope)s scope.") % {"scope": scope}, code="scope_missing")
+    accepted = (scope, *alternatives)
+    if not who.scopes.intersection(accepted):
+        raise PermissionDenied(
+            _("This API key lacks the %(scope)s scope.") % {"scope": " or ".join(accepted)}, code="scope_missing"
+        )
     return who
 
 

@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
-from patron.core.api import Caller, caller
-from patron.core.errors import NotFound, PermissionDenied
+from patron.core.api import require_scope
+from patron.core.errors import NotFound
 from patron.members import queries as members
 from patron.tiers import queries
 from patron.tiers.config import TierSpec
@@ -93,15 +93,6 @@ class MemberTierOut(Schema):
     progress: ProgressOut
 
 
-def _read_scope(request: HttpRequest) -> Caller:
-    who = caller(request)
-    if not who.scopes.intersection(READ_SCOPES):
-        raise PermissionDenied(
-            _("This API key lacks the %(scope)s scope.") % {"scope": " or ".join(READ_SCOPES)}, code="scope_missing"
-        )
-    return who
-
-
 def _brief(tier: TierSpec) -> dict[str, Any]:
     return {"code": tier.code, "name": tier.name, "name_en": tier.name_en, "color": tier.color, "badge": tier.badge}
 
@@ -125,7 +116,7 @@ def _goal(goal: queries.Goal | None) -> dict[str, Any] | None:
 def list_tiers(request: HttpRequest) -> dict[str, Any]:
     """The live tier ladder, lowest first, with what each tier asks for and gives (empty while no
     tier model is live)."""
-    _read_scope(request)
+    require_scope(request, *READ_SCOPES)
     return {"tiers": queries.tier_list()}
 
 
@@ -133,7 +124,7 @@ def list_tiers(request: HttpRequest) -> dict[str, Any]:
 def get_member_tier(request: HttpRequest, member_no: str) -> dict[str, Any]:
     """The member's tier as shown (an override included), since when, the next review, and what
     they still need for the next tier and to keep this one at the review."""
-    _read_scope(request)
+    require_scope(request, *READ_SCOPES)
     member = members.get_member_by_no(member_no)
     view = queries.member_tier(member)
     if view is None:
