@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "patron.ledger",
     "patron.tiers",
     "patron.earning",
+    "patron.rewards",
     "patron.console",
     "patron.api",
     "patron.demo",

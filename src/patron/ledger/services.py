@@ -514,7 +514,9 @@ def _consumed_lots(spend: Journal) -> list[tuple[Lot, int]]:
     return [(m.lot, -m.amount) for m in LotMove.objects.filter(journal=journal).select_related("lot").order_by("id")]
 
 
-def _restore(member: Member, spend: Journal, points: int, refund: Transaction, *, after: int = 0) -> Journal:
+def _restore(
+    member: Member, spend: Journal, points: int, refund: Transaction | None, *, after: int = 0, memo: str = ""
+) -> Journal:
     """Spent points come back as new lots keeping the original expiry, but never expiring sooner
     than the program's grace period (ADR 0007). They mirror the lots the spend consumed, in the
     order consumed, starting past the `after` points that earlier refunds already returned."""
@@ -536,7 +538,24 @@ def _restore(member: Member, spend: Journal, points: int, refund: Transaction, *
         left -= give
         if not left:
             break
-    return _write(entry, transaction_=refund, reverses=spend, memo=refund.external_id)
+    return _write(entry, transaction_=refund, reverses=spend, memo=memo or (refund.external_id if refund else ""))
+
+
+@transaction.atomic
+def do_return_spend(*, spend: Journal, reason: str) -> Journal:
+    """Give back the points a redemption or committed hold spent (a mall order cancelled after it was
+    confirmed), as new lots keeping the original expiry like a refund's (ADR 0007). At most once."""
+    reason = _check_reason(reason)
+    if spend.kind not in (JournalKind.REDEEM, JournalKind.COMMIT):
+        raise ValidationFailed(_("Only spent points can be returned."), code=ErrorCode.NOTHING_TO_REVERSE)
+    member = lock_member(spend.member_id)
+    spent = spend.hold.points if spend.kind == JournalKind.COMMIT and spend.hold else -spend.points
+    due = spent - _already_reversed_restore(spend)
+    if due <= 0:
+        raise ValidationFailed(_("These points were already returned."), code=ErrorCode.NOTHING_TO_REVERSE)
+    journal = _restore(member, spend, due, None, memo=reason)
+    add_timeline(member, "points_returned", points=due, reason=reason, journal_id=journal.pk)
+    return journal
 
 
 @transaction.atomic

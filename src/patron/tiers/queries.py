@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -265,3 +266,17 @@ def distribution_over_time(months: int = 12) -> list[dict[str, Any]]:
 
 def live_model_row() -> TierModel | None:
     return TierModel.objects.filter(status=ModelStatus.LIVE).first()
+
+
+def members_who_reached(tier: str, member_ids: Sequence[int] | None = None) -> set[int]:
+    """Members who hold, or have ever held, `tier` or one above it under the live model (badges)."""
+    live = live_model()
+    if live is None or tier not in live.config.codes:
+        return set()
+    codes = live.config.codes
+    at_or_above = codes[codes.index(tier) :]
+    now_at = MemberTier.objects.filter(tier_code__in=at_or_above)
+    moved_to = TierChange.objects.filter(to_code__in=at_or_above)
+    if member_ids is not None:
+        now_at, moved_to = now_at.filter(member_id__in=member_ids), moved_to.filter(member_id__in=member_ids)
+    return set(now_at.values_list("member_id", flat=True)) | set(moved_to.values_list("member_id", flat=True))

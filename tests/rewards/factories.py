@@ -1,0 +1,63 @@
+"""Rewards, coupon batches and members with points, made through the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from patron.core import clock
+from patron.ledger import services as ledger
+from patron.members.models import Member
+from patron.rewards import services
+from patron.rewards.models import CouponBatch, Reward
+from tests.factories import make_member
+
+_seq = itertools.count(1)
+
+
+def member_with_points(points: int = 10_000, **kw: Any) -> Member:
+    member = make_member(**kw)
+    if points:
+        ledger.do_earn(member=member, points=points, point_type="bonus", memo="test")
+    member.refresh_from_db()
+    return member
+
+
+def make_gift(points: int = 1000, stock: int | None = 10, **kw: Any) -> Reward:
+    fields: dict[str, Any] = {
+        "kind": "gift",
+        "name": kw.pop("name", "保温杯"),
+        "name_en": "Vacuum flask",
+        "points": points,
+        "fulfilment": kw.pop("fulfilment", "pickup"),
+        "stock": stock,
+    }
+    fields.update(kw)
+    return services.do_create_reward(code=kw.pop("code", f"gift-{next(_seq)}"), **fields)
+
+
+def make_batch(**kw: Any) -> CouponBatch:
+    fields: dict[str, Any] = {
+        "name": kw.pop("name", "满100减20"),
+        "name_en": "20 off 100",
+        "kind": "amount_off",
+        "amount_off": Decimal("20.00"),
+        "min_spend": Decimal("100.00"),
+        "valid_until": clock.now() + dt.timedelta(days=30),
+    }
+    fields.update(kw)
+    return services.do_create_batch(code=kw.pop("code", f"batch-{next(_seq)}"), **fields)
+
+
+def make_coupon_reward(batch: CouponBatch, points: int = 500, **kw: Any) -> Reward:
+    return services.do_create_reward(
+        code=kw.pop("code", f"coupon-{next(_seq)}"),
+        kind="coupon",
+        name=kw.pop("name", "20元优惠券"),
+        points=points,
+        fulfilment="digital",
+        coupon_batch=batch,
+        **kw,
+    )
