@@ -26,6 +26,7 @@ def member_with_points(points: int = 10_000, **kw: Any) -> Member:
 
 
 def make_gift(points: int = 1000, stock: int | None = 10, **kw: Any) -> Reward:
+    code = kw.pop("code", f"gift-{next(_seq)}")
     fields: dict[str, Any] = {
         "kind": "gift",
         "name": kw.pop("name", "保温杯"),
@@ -35,10 +36,11 @@ def make_gift(points: int = 1000, stock: int | None = 10, **kw: Any) -> Reward:
         "stock": stock,
     }
     fields.update(kw)
-    return services.do_create_reward(code=kw.pop("code", f"gift-{next(_seq)}"), **fields)
+    return services.do_create_reward(code=code, **fields)
 
 
 def make_batch(**kw: Any) -> CouponBatch:
+    code = kw.pop("code", f"batch-{next(_seq)}")
     fields: dict[str, Any] = {
         "name": kw.pop("name", "满100减20"),
         "name_en": "20 off 100",
@@ -48,7 +50,7 @@ def make_batch(**kw: Any) -> CouponBatch:
         "valid_until": clock.now() + dt.timedelta(days=30),
     }
     fields.update(kw)
-    return services.do_create_batch(code=kw.pop("code", f"batch-{next(_seq)}"), **fields)
+    return services.do_create_batch(code=code, **fields)
 
 
 def make_coupon_reward(batch: CouponBatch, points: int = 500, **kw: Any) -> Reward:

@@ -9,6 +9,10 @@ class Scope(models.TextChoices):
     TRANSACTIONS_WRITE = "transactions:write", _("Record transactions and refunds")
     POS = "pos", _("Identify members at the till")
     ACTIVITIES_WRITE = "activities:write", _("Award activity points")
+    REWARDS_READ = "rewards:read", _("Read the points mall, members' coupons, orders and badges")
+    REWARDS_REDEEM = "rewards:redeem", _("Place, confirm and cancel points mall orders")
+    REWARDS_FULFIL = "rewards:fulfil", _("Fulfil points mall orders")
+    COUPONS_ISSUE = "coupons:issue", _("Issue coupons to members")
 
 
 class ApiKey(models.Model):

@@ -97,6 +97,8 @@ api.add_router("/", transactions_router)
 api.add_router("/pos", pos_router)
 api.add_router("/activities", activities_router)
 api.add_router("/", "patron.tiers.api.router")
+api.add_router("/", "patron.rewards.api.router")
+api.add_router("/pos/coupons", "patron.rewards.api.pos_router")
 
 
 @api.exception_handler(DomainError)

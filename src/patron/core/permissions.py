@@ -70,6 +70,14 @@ class Perm(StrEnum):
     TIERS_MANAGE = "tiers.manage"
     TIERS_OVERRIDE = "tiers.override"
     TIERS_SIMULATE = "tiers.simulate"
+    REWARDS_VIEW = "rewards.view"
+    REWARDS_MANAGE = "rewards.manage"
+    REWARDS_REDEEM = "rewards.redeem"
+    REWARDS_FULFIL = "rewards.fulfil"
+    COUPONS_VIEW = "coupons.view"
+    COUPONS_MANAGE = "coupons.manage"
+    COUPONS_ISSUE = "coupons.issue"
+    COUPONS_EXPORT = "coupons.export"
 
 
 _ALL = set(Role)
@@ -109,6 +117,19 @@ _GRANTS: dict[Perm, set[Role]] = {
     # Putting a member on another tier for a while (service recovery, status match).
     Perm.TIERS_OVERRIDE: {Role.ADMIN, Role.SUPERVISOR},
     Perm.TIERS_SIMULATE: {Role.ADMIN, Role.MARKETER, Role.ANALYST},
+    Perm.REWARDS_VIEW: {Role.ADMIN, Role.MARKETER, Role.ANALYST, Role.AGENT, Role.SUPERVISOR, Role.CASHIER},
+    # The catalog, stock, partner code pools and badge definitions.
+    Perm.REWARDS_MANAGE: {Role.ADMIN, Role.MARKETER},
+    # Redeeming points in the mall for a member (on the phone, at the counter), and cancelling.
+    Perm.REWARDS_REDEEM: {Role.ADMIN, Role.AGENT, Role.SUPERVISOR, Role.CASHIER},
+    # Handing gifts over, shipping them, marking vouchers used.
+    Perm.REWARDS_FULFIL: {Role.ADMIN, Role.SUPERVISOR, Role.CASHIER},
+    Perm.COUPONS_VIEW: {Role.ADMIN, Role.MARKETER, Role.ANALYST, Role.AGENT, Role.SUPERVISOR, Role.CASHIER},
+    Perm.COUPONS_MANAGE: {Role.ADMIN, Role.MARKETER},
+    # Giving a member a coupon by hand (service recovery) or a group in bulk.
+    Perm.COUPONS_ISSUE: {Role.ADMIN, Role.MARKETER, Role.AGENT, Role.SUPERVISOR},
+    # Unused codes are bearer value: exporting them is for those who run the batches.
+    Perm.COUPONS_EXPORT: {Role.ADMIN, Role.MARKETER},
 }
 
 

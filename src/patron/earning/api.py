@@ -14,6 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 from patron.core import clock
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound
+from patron.core.schemas import WRITE_ERRORS, ErrorOut
 from patron.earning import engine, pos, services
 from patron.ledger import program
 from patron.ledger import queries as ledger_queries
@@ -24,15 +25,6 @@ from patron.members.models import Member, Transaction
 
 router = Router(tags=["pos"])
 activities_router = Router(tags=["activities"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, str] = {}
-
-
-WRITE_ERRORS: dict[int, Any] = dict.fromkeys((400, 403, 404, 409, 422), ErrorOut)
 
 
 class WhoIn(Schema):

@@ -12,6 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound, ValidationFailed
+from patron.core.schemas import WRITE_ERRORS, ErrorOut
 from patron.members import queries, services
 from patron.members.errors import ErrorCode
 from patron.members.models import Member, Store, Transaction
@@ -19,17 +20,6 @@ from patron.members.phones import mask_phone
 
 router = Router(tags=["members"])
 transactions_router = Router(tags=["transactions"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, str] = {}
-
-
-# Every refusal a write can answer with: `idempotent` turns a DomainError into a stored response,
-# so each write declares them all (an undeclared status is a ConfigError, i.e. a 500).
-WRITE_ERRORS: dict[int, Any] = dict.fromkeys((400, 403, 404, 409, 422), ErrorOut)
 
 
 class MemberIn(Schema):

@@ -15,6 +15,7 @@ from ninja import Router, Schema
 
 from patron.core.api import require_scope
 from patron.core.errors import NotFound
+from patron.core.schemas import ErrorOut
 from patron.members import queries as members
 from patron.tiers import queries
 from patron.tiers.config import TierSpec
@@ -22,12 +23,6 @@ from patron.tiers.errors import ErrorCode
 
 router = Router(tags=["tiers"])
 READ_SCOPES = ("members:read", "pos")
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, str] = {}
 
 
 class TierOut(Schema):
