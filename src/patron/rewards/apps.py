@@ -18,6 +18,7 @@ class RewardsConfig(AppConfig):
         # After ledger, earning and tiers: a full refund hands back the coupons its sale used.
         member_services.register_transaction_hook("rewards.coupons", services.on_transaction, order=40)
         scheduler.register("rewards.upkeep", scheduler.hourly, tasks.upkeep)
+        scheduler.register("rewards.birthday_gifts", scheduler.daily, tasks.birthday_gifts)
 
         # Badges react to facts after they commit.
         subscribe(TransactionRecorded)(services.badges_after_sale)

@@ -399,3 +399,18 @@ class MemberBadge(models.Model):
     class Meta:
         ordering = ["-awarded_at"]
         constraints = [models.UniqueConstraint(fields=["member", "badge"], name="badge_once_per_member")]
+
+
+class BirthdayGift(models.Model):
+    """A tier's birthday gift given to a member for one year: the unique key makes it once a year,
+    however often the daily job runs."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    tier_code = models.CharField(max_length=32)
+    points = models.BigIntegerField(default=0)
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    given_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "year"], name="birthday_gift_once_a_year")]

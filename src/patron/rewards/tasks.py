@@ -35,3 +35,8 @@ def issue_to_members(batch_id: int, member_ids: list[int], source_ref: str = "")
 def backfill_badge(badge_id: int) -> int:
     badge = Badge.objects.filter(pk=badge_id, is_active=True).first()
     return services.backfill_badge(badge) if badge else 0
+
+
+@task()
+def birthday_gifts() -> int:
+    return services.give_birthday_gifts()

@@ -1,6 +1,7 @@
 """Every write of the points mall, coupons, check-in and badges (one module each, re-exported here
 so callers write `rewards.services.do_…`)."""
 
+from patron.rewards.services.birthdays import give_birthday_gift, give_birthday_gifts
 from patron.rewards.services.common import TooManyAttempts, tier_codes
 from patron.rewards.services.coupons import (
     GUESSING_CODES,
@@ -103,6 +104,8 @@ __all__ = [
     "do_void_coupon",
     "expire_coupons",
     "forget_badges",
+    "give_birthday_gift",
+    "give_birthday_gifts",
     "on_transaction",
     "prune_attempts",
     "qualifying_members",
