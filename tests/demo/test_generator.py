@@ -229,3 +229,25 @@ def test_demo_members_are_placed_in_tiers_by_replaying_their_history():
     )
     assert placed.get(member=member).level == run.state.level
     assert TierChange.objects.filter(member=member).count() == len(run.moves)
+
+
+@pytest.mark.django_db
+def test_demo_points_mall_orders_coupons_and_badges_keep_the_ledger_whole():
+    from patron.rewards.models import Badge, CouponRedemption, MemberBadge, RedemptionOrder, Reward
+
+    stats = generate(DemoConfig(members=400, months=24, seed=11, now=NOW, batch_members=150))
+    assert stats.rewards is not None
+    assert Reward.objects.count() == stats.rewards.rewards >= 8
+    assert RedemptionOrder.objects.count() == stats.rewards.orders > 0
+    assert CouponRedemption.objects.count() == stats.rewards.redemptions > 0
+    assert MemberBadge.objects.count() == stats.rewards.badges > 0
+    assert (
+        Badge.objects.get(code="first-purchase").holders.count()
+        == Member.objects.filter(transactions__kind="sale").distinct().count()
+    )
+    # Each redemption points at a real sale of that member in that store.
+    for use in CouponRedemption.objects.all():
+        sale = Transaction.objects.get(store=use.store, external_id=use.sale_external_id)
+        assert sale.member_id == use.member_id and sale.amount == use.order_amount
+    failed = [c.name for c in audit.run() if not c.ok]
+    assert failed == []

@@ -32,6 +32,7 @@ from pypinyin import lazy_pinyin
 from patron.core.context import Actor, acting_as
 from patron.core.permissions import Role
 from patron.demo import ledger_rows
+from patron.demo.rewards import RewardsStats, ensure_rewards
 from patron.earning import queries as earning_queries
 from patron.earning import services as earning_services
 from patron.members import services
@@ -975,6 +976,7 @@ class DemoStats:
     seconds: float = 0.0
     ledger: ledger_rows.LedgerTotals | None = None
     tiers: int = 0  # members placed above the lowest tier by the live tier model
+    rewards: RewardsStats | None = None
 
     def count(self, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         self.members += len(rows[MEMBER_COLUMNS[0]])
@@ -1093,6 +1095,8 @@ def generate(config: DemoConfig, progress: Callable[[DemoStats], None] | None = 
     reset_sequences()
     with acting_as(Actor(label=DEMO_ACTOR)):
         stats.tiers = ensure_tier_models(config.now)
+        if config.points:
+            stats.rewards = ensure_rewards(config.now, config.seed)
     stats.seconds = time.monotonic() - started
     return stats
 

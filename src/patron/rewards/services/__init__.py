@@ -2,6 +2,7 @@
 so callers write `rewards.services.do_…`)."""
 
 from patron.rewards.services.birthdays import give_birthday_gift, give_birthday_gifts
+from patron.rewards.services.categories import do_save_category
 from patron.rewards.services.common import TooManyAttempts, tier_codes
 from patron.rewards.services.coupons import (
     GUESSING_CODES,
@@ -97,6 +98,7 @@ __all__ = [
     "do_place_order",
     "do_redeem_coupons",
     "do_save_badge",
+    "do_save_category",
     "do_unredeem",
     "do_update_batch",
     "do_update_reward",

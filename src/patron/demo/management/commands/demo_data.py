@@ -70,6 +70,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Tiers: the retail tier model is live; {stats.tiers:,} members placed above the lowest tier."
         )
+        if stats.rewards is not None:
+            r = stats.rewards
+            self.stdout.write(
+                f"Points mall: {r.rewards} rewards, {r.orders:,} orders; {r.coupons:,} coupons issued, "
+                f"{r.redemptions:,} used at the till; {r.badges:,} badges awarded."
+            )
 
     def _ledger_summary(self, t: LedgerTotals) -> None:
         self.stdout.write(
