@@ -31,6 +31,7 @@ def _fresh_ledger_caches():
     from patron.earning import activities
     from patron.earning import services as earning
     from patron.ledger import accounts, program
+    from patron.rewards import services as rewards
     from patron.tiers import services as tiers
 
     def forget() -> None:
@@ -39,6 +40,7 @@ def _fresh_ledger_caches():
         program.forget()
         earning.forget_rules()
         activities.forget()
+        rewards.forget_badges()
 
     forget()
     yield
