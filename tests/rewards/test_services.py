@@ -165,3 +165,149 @@ def test_lapsed_placed_order_is_cancelled_and_restocked():
     gift.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED and gift.stock == 1
     assert available(member) == 3000
+
+
+def test_service_voucher_is_valid_for_its_days_and_used_once():
+    member = member_with_points(3000)
+    wash = services.do_create_reward(
+        code="wash", kind="service", name="洗车券", points=1500, fulfilment="digital", service_days=30
+    )
+    order = place(member, wash)
+    assert order.status == OrderStatus.FULFILLED and len(order.voucher_code) == 12
+    assert order.valid_until > clock.now() + dt.timedelta(days=29)
+    services.do_use_voucher(order=order)
+    with pytest.raises(DomainError):
+        services.do_use_voucher(order=order)
+    with pytest.raises(DomainError) as exc:
+        services.do_cancel_order(order=order, reason="已使用")
+    assert code_of(exc) == "order_not_cancellable"
+
+
+def test_partner_codes_are_the_stock_and_come_back_on_cancel():
+    member = member_with_points(10_000)
+    video = services.do_create_reward(code="video", kind="partner", name="视频月卡", points=2000, fulfilment="digital")
+    assert services.do_add_partner_codes(reward=video, lines=["A1", "A2", "A1", " "]) == 2
+    video.refresh_from_db()
+    assert video.stock == 2
+    first = services.do_place_order(request=services.OrderRequest(member=member, reward=video, confirm=False))
+    assert first.partner_code.code == "A1"
+    services.do_cancel_order(order=first, reason="下错了")
+    again = place(member, video)
+    assert again.status == OrderStatus.FULFILLED and again.partner_code.code == "A1"
+    with pytest.raises(DomainError) as exc:
+        services.do_cancel_order(order=again, reason="想退")
+    assert code_of(exc) == "order_not_cancellable"  # the code was shown
+
+
+def test_a_fulfilled_coupon_order_cancels_while_the_coupon_is_unused():
+    member = member_with_points(2000)
+    order = place(member, make_coupon_reward(make_batch(), points=500))
+    services.do_cancel_order(order=order, reason="不需要")
+    order.coupon.refresh_from_db()
+    assert order.coupon.status == CouponStatus.VOIDED
+    assert available(member) == 2000
+    assert [c.name for c in ledger_audit.run() if not c.ok] == []
+
+
+def test_stored_value_waits_for_the_wallet_reference():
+    member = member_with_points(2000)
+    cash = services.do_create_reward(
+        code="cash10", kind="stored_value", name="10元储值", points=1000, fulfilment="digital", value=Decimal("10")
+    )
+    order = place(member, cash)
+    assert order.status == OrderStatus.CONFIRMED
+    with pytest.raises(DomainError):
+        services.do_fulfil_order(order=order)
+    assert services.do_fulfil_order(order=order, reference="W123").status == OrderStatus.FULFILLED
+
+
+def test_exclusive_rewards_benefit_limits_a_reward_to_its_tier():
+    from patron.tiers import services as tiers
+    from tests.tiers.models import ladder
+
+    config = ladder()
+    config["tiers"][3]["benefits"] = [{"kind": "exclusive_rewards", "rewards": ["lounge"]}]
+    tiers.do_go_live(model=tiers.do_create_model(name="专属", config=config))
+    tiers.forget_live_model()
+    lounge = make_gift(points=100, code="lounge")
+    member = member_with_points(1000)
+    with pytest.raises(DomainError) as exc:
+        place(member, lounge)
+    assert code_of(exc) == "reward_not_eligible"
+    tiers.do_set_override(member=member, tier_code="diamond", reason="测试", until=clock.now() + dt.timedelta(days=9))
+    assert place(member, lounge).status == OrderStatus.CONFIRMED
+
+
+def test_shared_code_usage_limit_and_per_member_limit():
+    batch = make_batch(code_mode="shared", shared_code="spring-50", usage_limit=2, per_member_limit=1)
+    assert batch.shared_code == "SPRING50"
+    store = make_store()
+    basket = discounts.Basket(amount=Decimal("150.00"), store_id=store.pk)
+    a, b, c = member_with_points(0), member_with_points(0), member_with_points(0)
+
+    def use(member, sale):
+        request = services.RedeemRequest(
+            texts=("spring50",), basket=basket, member=member, store=store, sale_external_id=sale
+        )
+        return services.do_redeem_coupons(request=request)
+
+    use(a, "1")
+    with pytest.raises(DomainError) as exc:
+        use(a, "2")
+    assert code_of(exc) == "coupon_member_limit"
+    use(b, "3")
+    with pytest.raises(DomainError) as exc:
+        use(c, "4")
+    assert code_of(exc) == "coupon_batch_exhausted"
+    batch.refresh_from_db()
+    assert batch.redeemed_count == 2
+
+
+def test_a_batch_ends_at_its_total_limit():
+    batch = make_batch(total_limit=2, per_member_limit=5)
+    member = member_with_points(0)
+    services.do_issue_coupon(batch=batch, member=member)
+    services.do_issue_coupon(batch=batch, member=member)
+    with pytest.raises(DomainError) as exc:
+        services.do_issue_coupon(batch=batch, member=member)
+    assert code_of(exc) == "coupon_batch_exhausted"
+    assert services.do_issue_to_members(batch=batch, member_ids=[member.pk]).skipped == 1
+
+
+def test_expired_coupon_is_refused_and_marked_by_the_job():
+    member = member_with_points(0)
+    coupon = services.do_issue_coupon(batch=make_batch(valid_until=None, valid_days=3), member=member)
+    later = clock.now() + dt.timedelta(days=5)
+    store = make_store()
+    with clock.frozen(later):
+        check = services.check_coupons(
+            texts=[coupon.code], basket=discounts.Basket(amount=Decimal("200"), store_id=store.pk), member=member
+        )
+        assert check.first_refusal().code == "coupon_expired"
+        assert services.expire_coupons() == 1
+    coupon.refresh_from_db()
+    assert coupon.status == CouponStatus.EXPIRED
+
+
+def test_badges_are_awarded_once_and_backfilled():
+    from tests.factories import make_sale
+
+    store = make_store()
+    regular = member_with_points(0)
+    for _ in range(3):
+        make_sale(regular, store, amount="30.00")
+    badge = services.do_save_badge(code="three", rule={"kind": "purchases", "count": 3}, name="三次消费")
+    assert services.backfill_badge(badge) == 1
+    assert services.backfill_badge(badge) == 0
+    services.forget_badges()
+    assert services.award_badges(regular.pk, "transaction") == []  # held already
+    newcomer = member_with_points(0)
+    for _ in range(3):
+        make_sale(newcomer, store, amount="30.00")
+    assert [b.member_id for b in services.award_badges(newcomer.pk, "transaction")] == [newcomer.pk]
+
+
+def test_badge_rule_is_validated():
+    with pytest.raises(DomainError) as exc:
+        services.do_save_badge(code="bad", rule={"kind": "purchases", "count": 0}, name="坏")
+    assert code_of(exc) == "invalid_badge"
