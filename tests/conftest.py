@@ -41,6 +41,7 @@ def _fresh_ledger_caches():
         earning.forget_rules()
         activities.forget()
         rewards.forget_badges()
+        rewards.forget_batch_stores()
 
     forget()
     yield

@@ -4,6 +4,7 @@ refund hand-backs and the failed-lookup limits."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,7 @@ def do_update_batch(*, batch: CouponBatch, stores: Iterable[Store] | None = None
     batch.save()
     if stores is not None:
         batch.stores.set(list(stores))
+        transaction.on_commit(forget_batch_stores)
     record_audit("coupons.batch_update", obj=batch, before=before, after={k: str(v) for k, v in changes.items()})
     return batch
 
@@ -342,6 +344,27 @@ class Found:
     terms: discounts.Terms
 
 
+_STORES_SECONDS = 10.0
+_stores_of: dict[int, tuple[float, frozenset[int]]] = {}
+
+
+def _store_ids(batch_id: int) -> frozenset[int]:
+    """The stores a batch is limited to, cached in the process for a few seconds like the other
+    program configuration (every till validation reads it)."""
+    now = time.monotonic()
+    hit = _stores_of.get(batch_id)
+    if hit is None or now - hit[0] > _STORES_SECONDS:
+        ids = frozenset(
+            CouponBatch.stores.through.objects.filter(couponbatch_id=batch_id).values_list("store_id", flat=True)
+        )
+        hit = _stores_of[batch_id] = (now, ids)
+    return hit[1]
+
+
+def forget_batch_stores() -> None:
+    _stores_of.clear()
+
+
 def terms_of(batch: CouponBatch) -> discounts.Terms:
     return discounts.Terms(
         batch=batch.code,
@@ -352,7 +375,7 @@ def terms_of(batch: CouponBatch) -> discounts.Terms:
         gift_sku=batch.gift_sku,
         currency=batch.currency,
         min_spend=batch.min_spend,
-        store_ids=frozenset(batch.stores.values_list("pk", flat=True)),
+        store_ids=_store_ids(batch.pk),
         categories=tuple(batch.categories or ()),
         stacking=batch.stacking,
         max_per_order=batch.max_per_order,
@@ -493,9 +516,8 @@ def do_redeem_coupons(*, request: RedeemRequest) -> list[CouponRedemption]:
                 redeemed_at=now,
             )
         )
-    try:
-        with transaction.atomic():
-            CouponRedemption.objects.bulk_create(written)
+    try:  # no savepoint: a failure here rolls the whole redemption back anyway
+        CouponRedemption.objects.bulk_create(written)
     except IntegrityError as exc:  # the unique index caught a race the conditional update did not
         raise refuse(ErrorCode.COUPON_USED, _("This coupon was just used at another till.")) from exc
     if member is not None:
@@ -620,10 +642,15 @@ def attempt_scopes(*, key_id: int | None, member: Member | None) -> dict[str, st
 
 def check_attempts(scopes: dict[str, str]) -> None:
     """Refuse (429) while a key or a member is over its failed-lookup limit in the current window."""
-    for scope, window, limit in _windows(scopes, clock.now()):
-        row = AttemptCounter.objects.filter(scope=scope, window=window).first()
-        if row is not None and row.count >= limit:
-            raise TooManyAttempts(_("Too many invalid coupon codes; try again in a few minutes."))
+    windows = _windows(scopes, clock.now())
+    if not windows:
+        return
+    wanted = Q()
+    for scope, window, _limit in windows:
+        wanted |= Q(scope=scope, window=window)
+    counts = dict(AttemptCounter.objects.filter(wanted).values_list("scope", "count"))  # one query for all
+    if any(counts.get(scope, 0) >= limit for scope, _window, limit in windows):
+        raise TooManyAttempts(_("Too many invalid coupon codes; try again in a few minutes."))
 
 
 def record_failed_attempt(scopes: dict[str, str]) -> None:
