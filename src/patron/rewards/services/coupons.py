@@ -655,12 +655,13 @@ def check_attempts(scopes: dict[str, str]) -> None:
 
 def record_failed_attempt(scopes: dict[str, str]) -> None:
     """Count a failed lookup in its own autocommit statement, so it stays counted whatever rolls back."""
-    table = AttemptCounter._meta.db_table
+    q = connection.ops.quote_name  # "window" is a reserved word in PostgreSQL
+    table, scope_, window_, count = q(AttemptCounter._meta.db_table), q("scope"), q("window"), q("count")
     with connection.cursor() as cur:
         for scope, window, _limit in _windows(scopes, clock.now()):
             cur.execute(
-                f"INSERT INTO {table} (scope, window, count) VALUES (%s, %s, 1) "
-                "ON CONFLICT (scope, window) DO UPDATE SET count = " + table + ".count + 1",
+                f"INSERT INTO {table} ({scope_}, {window_}, {count}) VALUES (%s, %s, 1) "
+                f"ON CONFLICT ({scope_}, {window_}) DO UPDATE SET {count} = {table}.{count} + 1",
                 [scope, window],
             )
 
