@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("patron.earning.urls")),
     path("", include("patron.tiers.urls")),
     path("", include("patron.tiers.urls_simulations")),
+    path("", include("patron.rewards.urls")),
     path("", include("patron.api.views")),
     path("", include("patron.console.urls")),
 ]

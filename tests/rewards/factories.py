@@ -63,3 +63,43 @@ def make_coupon_reward(batch: CouponBatch, points: int = 500, **kw: Any) -> Rewa
         coupon_batch=batch,
         **kw,
     )
+
+
+def make_service_reward(points: int = 300, **kw: Any) -> Reward:
+    """A privilege or service voucher (a car wash), valid for `service_days` after it is redeemed."""
+    return services.do_create_reward(
+        code=kw.pop("code", f"service-{next(_seq)}"),
+        kind="service",
+        name=kw.pop("name", "免费洗车"),
+        points=points,
+        fulfilment="digital",
+        service_days=kw.pop("service_days", 30),
+        **kw,
+    )
+
+
+def make_partner_reward(points: int = 500, codes: tuple[str, ...] = (), **kw: Any) -> Reward:
+    """A partner's reward with `codes` in its pool (its stock is the pool's free codes)."""
+    reward = services.do_create_reward(
+        code=kw.pop("code", f"partner-{next(_seq)}"),
+        kind="partner",
+        name=kw.pop("name", "视频会员月卡"),
+        points=points,
+        fulfilment="digital",
+        **kw,
+    )
+    if codes:
+        services.do_add_partner_codes(reward=reward, lines=codes)
+        reward.refresh_from_db()
+    return reward
+
+
+def place_order(member: Member, reward: Reward, **kw: Any) -> Any:
+    """An order through the service (a gift picked up in `pickup_store`, when it is a gift)."""
+    return services.do_place_order(request=services.OrderRequest(member=member, reward=reward, **kw))
+
+
+def make_badge(code: str | None = None, rule: dict[str, Any] | None = None, **kw: Any) -> Any:
+    fields: dict[str, Any] = {"name": kw.pop("name", "首单达人"), "name_en": kw.pop("name_en", "First purchase")}
+    fields.update(kw)
+    return services.do_save_badge(code=code or f"badge-{next(_seq)}", rule=rule or {"kind": "first_purchase"}, **fields)

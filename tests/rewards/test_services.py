@@ -311,3 +311,37 @@ def test_badge_rule_is_validated():
     with pytest.raises(DomainError) as exc:
         services.do_save_badge(code="bad", rule={"kind": "purchases", "count": 0}, name="坏")
     assert code_of(exc) == "invalid_badge"
+
+
+def test_a_pickup_is_handed_over_only_in_its_store():
+    member = member_with_points(3000)
+    here, there = make_store(), make_store()
+    order = place(member, make_gift(points=100), pickup_store=here)
+    with pytest.raises(DomainError) as exc:
+        services.do_fulfil_order(order=order, at_store=there)
+    assert code_of(exc) == "order_state"
+    assert services.do_fulfil_order(order=order, at_store=here).status == OrderStatus.FULFILLED
+
+
+def test_a_frozen_member_gets_no_coupon_and_cannot_redeem():
+    from patron.members import services as members
+
+    member = member_with_points(3000)
+    members.do_change_status(member=member, status="frozen", reason="风控")
+    with pytest.raises(DomainError) as exc:
+        services.do_issue_coupon(batch=make_batch(), member=member)
+    assert code_of(exc) == "member_not_active"
+    with pytest.raises(DomainError) as exc:
+        place(member, make_gift(points=100))
+    assert code_of(exc) == "member_not_active"
+
+
+def test_generation_is_checked_before_it_is_queued():
+    shared = make_batch(code_mode="shared", shared_code="ABCD2027")
+    with pytest.raises(DomainError):
+        services.check_generate(shared, 10)
+    limited = make_batch(total_limit=5)
+    with pytest.raises(DomainError) as exc:
+        services.check_generate(limited, 6)
+    assert code_of(exc) == "coupon_batch_exhausted"
+    services.check_generate(limited, 5)

@@ -25,12 +25,17 @@ NAVIGATION: list[tuple[str, Any, Perm | None]] = [
     # Everyone who sees points may read the rules that make them (earning/views.py says why).
     ("earning:list", _("Earning rules"), Perm.POINTS_VIEW),
     ("tiers:list", _("Tiers"), Perm.TIERS_VIEW),
+    ("rewards:list", _("Points mall"), Perm.REWARDS_VIEW),
+    ("rewards:orders", _("Mall orders"), Perm.REWARDS_VIEW),
+    ("rewards:batches", _("Coupons"), Perm.COUPONS_VIEW),
+    ("rewards:lookup", _("Coupon lookup"), Perm.COUPONS_VIEW),
+    ("rewards:badges", _("Badges"), Perm.REWARDS_VIEW),
     ("ledger:finance", _("Points finance"), Perm.FINANCE_VIEW),
     ("apikeys:list", _("API keys"), Perm.APIKEYS_MANAGE),
     ("console:audit_log", _("Audit log"), Perm.AUDIT_VIEW),
 ]
 
-COMING = [_("Rewards"), _("Analytics"), _("Campaigns"), _("Service desk"), _("Events")]
+COMING = [_("Analytics"), _("Campaigns"), _("Service desk"), _("Events")]
 
 
 def console(request: HttpRequest) -> dict[str, Any]:

@@ -318,6 +318,7 @@ class DemoConfig:
     now: dt.datetime  # aware; the last purchase is before it
     batch_members: int = 2000
     points: bool = True  # write each member's points ledger too (ledger_rows.py)
+    rewards: bool = True  # and a points mall with its use (rewards.py); needs points
 
 
 class _Weighted:
@@ -1095,7 +1096,7 @@ def generate(config: DemoConfig, progress: Callable[[DemoStats], None] | None = 
     reset_sequences()
     with acting_as(Actor(label=DEMO_ACTOR)):
         stats.tiers = ensure_tier_models(config.now)
-        if config.points:
+        if config.points and config.rewards:
             stats.rewards = ensure_rewards(config.now, config.seed)
     stats.seconds = time.monotonic() - started
     return stats

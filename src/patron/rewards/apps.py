@@ -24,3 +24,9 @@ class RewardsConfig(AppConfig):
         subscribe(TransactionRecorded)(services.badges_after_sale)
         subscribe(ActivityAwarded)(services.badges_after_activity)
         subscribe(TierUpgraded)(services.badges_after_tier_move)
+
+        # The member page's sections and the timeline's sentences (the console's pages).
+        from patron.rewards.views import register_member_sections, register_timeline_sentences
+
+        register_member_sections()
+        register_timeline_sentences()

@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     ORDER_STATE = "order_state"  # the action does not fit the order's status
     CANNOT_CANCEL = "order_not_cancellable"
     INSUFFICIENT_POINTS = "insufficient_points"
+    MEMBER_NOT_ACTIVE = "member_not_active"
     BATCH_NOT_FOUND = "coupon_batch_not_found"
     INVALID_BATCH = "invalid_coupon_batch"
     BATCH_EXHAUSTED = "coupon_batch_exhausted"

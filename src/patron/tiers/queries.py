@@ -280,3 +280,22 @@ def members_who_reached(tier: str, member_ids: Sequence[int] | None = None) -> s
     if member_ids is not None:
         now_at, moved_to = now_at.filter(member_id__in=member_ids), moved_to.filter(member_id__in=member_ids)
     return set(now_at.values_list("member_id", flat=True)) | set(moved_to.values_list("member_id", flat=True))
+
+
+def members_at(code: str, members: QuerySet[Member]) -> QuerySet[Member]:
+    """Those of `members` shown at tier `code` now: an override that has not ended counts, and members
+    the tiers have not placed yet sit at the lowest tier."""
+    from django.db.models import Exists, OuterRef, Q
+
+    live = live_model()
+    if live is None or code not in live.config.codes:
+        return members.none()
+    now = clock.now()
+    overridden = Q(override_until__gt=now) & ~Q(override_code="")
+    shown_here = MemberTier.objects.filter(member=OuterRef("pk")).filter(
+        (overridden & Q(override_code=code)) | (~overridden & Q(tier_code=code))
+    )
+    if code == live.config.codes[0]:
+        placed = MemberTier.objects.filter(member=OuterRef("pk"))
+        return members.filter(Exists(shown_here) | ~Exists(placed))
+    return members.filter(Exists(shown_here))

@@ -5,6 +5,7 @@ from patron.rewards.services.birthdays import give_birthday_gift, give_birthday_
 from patron.rewards.services.categories import do_save_category
 from patron.rewards.services.common import TooManyAttempts, tier_codes
 from patron.rewards.services.coupons import (
+    BATCH_FIELDS,
     GUESSING_CODES,
     BulkIssue,
     Check,
@@ -14,6 +15,7 @@ from patron.rewards.services.coupons import (
     check_attempts,
     check_batch,
     check_coupons,
+    check_generate,
     do_claim_coupon,
     do_create_batch,
     do_generate_codes,
@@ -31,6 +33,7 @@ from patron.rewards.services.coupons import (
     terms_of,
 )
 from patron.rewards.services.engagement import (
+    BADGE_FIELDS,
     CheckIn,
     award_badges,
     backfill_badge,
@@ -44,6 +47,7 @@ from patron.rewards.services.engagement import (
     qualifying_members,
 )
 from patron.rewards.services.mall import (
+    REWARD_FIELDS,
     OrderRequest,
     cancel_lapsed_orders,
     cancellable,
@@ -62,7 +66,10 @@ from patron.rewards.services.mall import (
 )
 
 __all__ = [
+    "BADGE_FIELDS",
+    "BATCH_FIELDS",
     "GUESSING_CODES",
+    "REWARD_FIELDS",
     "BulkIssue",
     "Check",
     "CheckIn",
@@ -83,6 +90,7 @@ __all__ = [
     "check_badge_rule",
     "check_batch",
     "check_coupons",
+    "check_generate",
     "check_reward",
     "do_add_partner_codes",
     "do_adjust_stock",

@@ -19,7 +19,7 @@ from patron.core.audit import record_audit
 from patron.core.context import current_actor
 from patron.core.errors import DomainError, NotFound, ValidationFailed
 from patron.core.events import publish
-from patron.members.models import Member, Store, Transaction, TransactionKind
+from patron.members.models import Member, MemberStatus, Store, Transaction, TransactionKind
 from patron.members.services import add_timeline, lock_member, refunded_so_far
 from patron.rewards import codes, discounts, events
 from patron.rewards.errors import ErrorCode
@@ -55,6 +55,13 @@ def check_batch(batch: CouponBatch) -> None:
         problems["gift_sku"] = _("Which item is the gift (its SKU)?")
     if batch.min_spend < 0:
         problems["min_spend"] = _("Cannot be negative.")
+    if batch.max_discount is not None and batch.max_discount <= 0:
+        problems["max_discount"] = _("Must be above zero.")
+    for name in ("valid_days", "usage_limit", "total_limit"):
+        if getattr(batch, name) is not None and getattr(batch, name) < 1:
+            problems[name] = _("At least 1.")
+    if batch.unredeem_hours < 0:
+        problems["unredeem_hours"] = _("Cannot be negative.")
     if batch.valid_from and batch.valid_until and batch.valid_until <= batch.valid_from:
         problems["valid_until"] = _("The end must come after the start.")
     if not batch.valid_until and not batch.valid_days:
@@ -140,14 +147,25 @@ def _count_issue(batch: CouponBatch, n: int) -> None:
 GENERATE_CHUNK = 20_000
 
 
+def check_generate(batch: CouponBatch, count: int) -> None:
+    """Whether `count` codes can be generated for the batch (asked before a background job is queued)."""
+    if batch.code_mode != CodeMode.UNIQUE:
+        raise refuse(ErrorCode.INVALID_BATCH, _("A shared-code batch has no codes to generate."))
+    if not batch.is_active:
+        raise refuse(ErrorCode.INVALID_BATCH, _("This coupon batch is switched off."))
+    if not 1 <= count <= 10_000_000:
+        raise refuse(ErrorCode.INVALID_BATCH, _("Generate between 1 and 10,000,000 codes."), count=_("out of range"))
+    if batch.total_limit is not None and batch.issued_count + count > batch.total_limit:
+        raise refuse(
+            ErrorCode.BATCH_EXHAUSTED, _("All coupons of this batch have been issued."), count=_("over the limit")
+        )
+
+
 def do_generate_codes(*, batch: CouponBatch, count: int) -> int:
     """Create `count` unassigned unique codes (to print, hand out or give a partner), in chunks of
     one multi-row statement each. A collision (one in ~10¹² per pair) is skipped by the unique key
     and made up in the next chunk. Returns how many were created."""
-    if batch.code_mode != CodeMode.UNIQUE:
-        raise refuse(ErrorCode.INVALID_BATCH, _("A shared-code batch has no codes to generate."))
-    if not 1 <= count <= 10_000_000:
-        raise refuse(ErrorCode.INVALID_BATCH, _("Generate between 1 and 10,000,000 codes."), count=_("out of range"))
+    check_generate(batch, count)
     _count_issue(batch, count)  # its own statement: a limit refuses before anything is written
     now = clock.now()
     valid_from, valid_until = _validity(batch, now)
@@ -198,6 +216,11 @@ def _held_from_batch(batch: CouponBatch, member: Member) -> int:
 
 
 def check_can_issue(batch: CouponBatch, member: Member, n: int = 1) -> None:
+    if member.status != MemberStatus.ACTIVE:
+        raise refuse(
+            ErrorCode.MEMBER_NOT_ACTIVE,
+            _("This membership is %(s)s: no coupons.") % {"s": member.get_status_display()},
+        )
     if not batch.is_active:
         raise refuse(ErrorCode.INVALID_BATCH, _("This coupon batch is switched off."))
     now = clock.now()
@@ -318,6 +341,8 @@ def do_void_coupon(*, coupon: Coupon, reason: str) -> Coupon:
     ):
         raise refuse(ErrorCode.COUPON_USED, _("Only an unused coupon can be voided."))
     coupon.refresh_from_db()
+    if coupon.member_id is not None:
+        add_timeline(coupon.member, "coupon_voided", batch=coupon.batch.name, reason=reason)  # type: ignore[arg-type]
     record_audit("coupons.void", obj=coupon, after={"status": coupon.status}, reason=reason)
     return coupon
 

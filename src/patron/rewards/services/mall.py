@@ -24,7 +24,7 @@ from patron.core.errors import ValidationFailed
 from patron.core.events import publish
 from patron.ledger import services as ledger
 from patron.ledger.models import Hold, HoldStatus, Journal, JournalKind
-from patron.members.models import Member, Store
+from patron.members.models import Member, MemberStatus, Store
 from patron.members.services import add_timeline, lock_member
 from patron.rewards import codes, events
 from patron.rewards.errors import ErrorCode
@@ -71,6 +71,11 @@ def check_reward(reward: Reward) -> None:
         problems["value"] = _("Set the value credited.")
     if reward.stock is not None and reward.stock < 0:
         problems["stock"] = _("Stock cannot be negative.")
+    for name in ("per_member_limit", "service_days"):
+        if getattr(reward, name) is not None and getattr(reward, name) < 1:
+            problems[name] = _("At least 1.")
+    if reward.total_limit is not None and reward.total_limit < 0:
+        problems["total_limit"] = _("Cannot be negative.")
     if reward.total_limit is not None and reward.total_limit < reward.sold:
         problems["total_limit"] = _("The limit is below what was already redeemed (%(n)s).") % {"n": reward.sold}
     if reward.starts_at and reward.ends_at and reward.ends_at <= reward.starts_at:
@@ -287,6 +292,11 @@ def do_place_order(*, request: OrderRequest) -> RedemptionOrder:
         raise refuse(ErrorCode.NOT_ELIGIBLE, _("This reward is for other tiers."))
     _take_stock(reward, quantity)
     member = lock_member(member.pk)
+    if member.status != MemberStatus.ACTIVE:
+        raise refuse(
+            ErrorCode.MEMBER_NOT_ACTIVE,
+            _("This membership is %(s)s: it cannot redeem.") % {"s": member.get_status_display()},
+        )
     _check_member_limit(reward, member, quantity, now)
     _check_coupon_room(reward, member, quantity)
     number = _order_number(now)
@@ -312,6 +322,7 @@ def do_place_order(*, request: OrderRequest) -> RedemptionOrder:
     if reward.kind == RewardKind.PARTNER:
         _reserve_partner_codes(order)
     add_timeline(member, "reward_ordered", order=number, reward=reward.name, points=points, quantity=quantity)
+    record_audit("rewards.order", obj=order, after={"reward": reward.code, "points": points, "quantity": quantity})
     publish(events.RewardOrderPlaced(order.pk, member.pk, reward.code, points))
     if request.confirm:
         order = _confirm(order)
@@ -351,6 +362,7 @@ def _confirm(order: RedemptionOrder) -> RedemptionOrder:
             raise refuse(ErrorCode.ORDER_STATE, _("The points hold has lapsed; cancel and place the order again."))
         ledger.do_commit_hold(hold=hold, memo=order.number)
     reward = order.reward
+    record_audit("rewards.confirm", obj=order, after={"status": OrderStatus.CONFIRMED})
     publish(events.RewardOrderConfirmed(order.pk, order.member_id, reward.code, reward.kind))
     if reward.kind == RewardKind.COUPON and reward.coupon_batch is not None:
         batch = reward.coupon_batch
@@ -390,11 +402,18 @@ def _fulfil(
 
 @transaction.atomic
 def do_fulfil_order(
-    *, order: RedemptionOrder, carrier: str = "", tracking_no: str = "", reference: str = ""
+    *,
+    order: RedemptionOrder,
+    carrier: str = "",
+    tracking_no: str = "",
+    reference: str = "",
+    at_store: Store | None = None,
 ) -> RedemptionOrder:
     """Hand a gift over in store, ship it with a tracking number, or record the stored-value credit."""
     if order.reward.kind not in (RewardKind.GIFT, RewardKind.STORED_VALUE):
         raise refuse(ErrorCode.ORDER_STATE, _("This order was delivered when it was confirmed."))
+    if at_store is not None and order.fulfilment == Fulfilment.PICKUP and order.pickup_store_id != at_store.pk:
+        raise refuse(ErrorCode.ORDER_STATE, _("This order is picked up in another store."))
     if order.fulfilment == Fulfilment.DELIVERY and not tracking_no.strip():
         raise refuse(
             ErrorCode.INVALID_ORDER, _("A shipped order needs its tracking number."), tracking_no=_("required")
@@ -471,6 +490,7 @@ def do_use_voucher(*, order: RedemptionOrder) -> RedemptionOrder:
         raise refuse(ErrorCode.ORDER_STATE, _("This voucher was already used or the order is cancelled."))
     order.refresh_from_db()
     add_timeline(order.member, "voucher_used", order=order.number, reward=order.reward.name)
+    record_audit("rewards.voucher_used", obj=order, after={"used_at": str(now)})
     return order
 
 
