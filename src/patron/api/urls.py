@@ -55,7 +55,9 @@ class StrictJsonParser(Parser):
         return result
 
 
-DESCRIPTION = """Members, identification at the till, transactions and refunds. Every write takes an
+DESCRIPTION = """Members, identification at the till, transactions and refunds, points, tiers, the points
+mall, coupons (validated and redeemed at the till under `/api/v1/pos/coupons/`), daily check-in
+and badges. Every write takes an
 Idempotency-Key header; errors are JSON `{"code", "message", "fields"}` with a stable `code`.
 
 ## Signed requests (`/api/v1/pos/...`)
