@@ -10,35 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from patron.core import clock
-from patron.core.errors import DomainError
 from patron.ledger import audit, queries, services
 from patron.ledger.models import Account, AccountKind, Hold, HoldStatus
 from tests.factories import make_member
-from tests.threads import race
+from tests.threads import attempt, run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """`race`, and none of the threads may have crashed."""
-    results = race(n, work)
-    crashed = [r for r in results if isinstance(r, BaseException)]
-    assert not crashed, crashed
-    return results
-
-
-def attempt(fn: Callable[..., Any], **kwargs: Any) -> tuple[Any, str | None]:
-    """(result, None) or (None, refusal code); anything but a refusal propagates."""
-    try:
-        return fn(**kwargs), None
-    except DomainError as exc:
-        return None, exc.code
 
 
 def assert_audit_ok() -> None:

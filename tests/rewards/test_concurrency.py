@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from patron.core.errors import DomainError
 from patron.ledger import audit
 from patron.ledger.models import Account, AccountKind, Hold, HoldStatus
 from patron.members.models import Member
@@ -32,27 +30,11 @@ from patron.rewards.models import (
 )
 from tests.factories import make_store
 from tests.rewards.factories import make_batch, make_gift, member_with_points
-from tests.threads import race
+from tests.threads import attempt, run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 _sale = itertools.count(1)
-
-
-def run_threads(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """`race`, and none of the threads may have crashed (a deadlock or a constraint violation would)."""
-    results = race(n, work)
-    crashed = [r for r in results if isinstance(r, BaseException)]
-    assert not crashed, crashed
-    return results
-
-
-def attempt(fn: Callable[..., Any], **kwargs: Any) -> tuple[Any, str | None]:
-    """(result, None) or (None, refusal code); anything but a refusal propagates."""
-    try:
-        return fn(**kwargs), None
-    except DomainError as exc:
-        return None, str(exc.code)
 
 
 def assert_audit_ok() -> None:

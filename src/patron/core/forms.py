@@ -5,12 +5,16 @@ services; a refusal names each field with pydantic's own English message).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext
 
+from patron.core import clock
 from patron.core.errors import DomainError
 
 _READABLE: list[tuple[re.Pattern[str], Callable[[str], str]]] = [
@@ -41,3 +45,51 @@ def show_domain_error(form: forms.Form, exc: DomainError) -> None:
         return
     for name in named:
         form.add_error(name, exc.message if len(named) == 1 else f"{exc.message} ({exc.fields[name]})")
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time typed in the members' time zone (rule schedules, reward and coupon dates),
+    whatever zone the server runs in."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        with timezone.override(clock.member_zone()):
+            result = super().to_python(value)
+        if result is not None:
+            try:
+                result.astimezone(dt.UTC)
+            except OverflowError as exc:  # around year 1 or 9999: no instant the services could compare
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        return result
+
+    def prepare_value(self, value: Any) -> Any:
+        with timezone.override(clock.member_zone()):
+            try:
+                return super().prepare_value(value)
+            except OverflowError:  # a stored time at the calendar's edge: show it as it was written
+                return value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
+
+
+_COMMAS = re.compile(r"[,，;；\n]")
+_COMMAS_OR_SPACES = re.compile(r"[,，;；\s]+")
+
+
+class CodeListField(forms.CharField):
+    """Codes (stores, categories, SKUs, tags, member numbers) separated by commas or lines, and by
+    spaces too when `spaces` (codes without spaces, like member numbers); a list in and out, each
+    code once."""
+
+    def __init__(self, *, spaces: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        self.separators = _COMMAS_OR_SPACES if spaces else _COMMAS
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return list(dict.fromkeys(part.strip() for part in self.separators.split(text) if part.strip()))
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class ErrorOut(Schema):
@@ -18,3 +19,12 @@ class ErrorOut(Schema):
 WRITE_ERRORS: dict[int, Any] = dict.fromkeys((400, 403, 404, 409, 422), ErrorOut)
 # Reads: a bad key, a missing scope, nothing there, a bad query.
 READ_ERRORS: dict[int, Any] = dict.fromkeys((401, 403, 404, 422), ErrorOut)
+
+
+class LineIn(Schema):
+    """A basket or receipt line as a till sends it."""
+
+    sku: str = Field(..., min_length=1, max_length=64)
+    category: str = Field("", max_length=64)
+    quantity: Decimal = Field(Decimal("1"), gt=0, max_digits=12, decimal_places=3)
+    amount: Decimal = Field(..., ge=0, max_digits=14, decimal_places=2)

@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 from patron.core import clock
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound
-from patron.core.schemas import WRITE_ERRORS, ErrorOut
+from patron.core.schemas import WRITE_ERRORS, ErrorOut, LineIn
 from patron.earning import engine, pos, services
 from patron.ledger import program
 from patron.ledger import queries as ledger_queries
@@ -34,13 +34,6 @@ class WhoIn(Schema):
     phone: str | None = None
     card_no: str | None = None
     qr_token: str | None = None
-
-
-class LineIn(Schema):
-    sku: str = Field(..., min_length=1, max_length=64)
-    category: str = Field("", max_length=64)
-    quantity: Decimal = Field(Decimal("1"), gt=0, max_digits=12, decimal_places=3)
-    amount: Decimal = Field(..., ge=0, max_digits=14, decimal_places=2)
 
 
 class QuoteIn(WhoIn):

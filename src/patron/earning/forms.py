@@ -7,15 +7,12 @@ the services, and its refusals come back onto the field they name (`place_servic
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, get_args
 
 from django import forms
 from django.conf import settings
-from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +20,7 @@ from pydantic import ValidationError
 
 from patron.core import clock
 from patron.core.errors import DomainError
-from patron.core.forms import readable
+from patron.core.forms import CodeListField, LocalDateTimeField, readable
 from patron.earning import engine
 from patron.earning.presets import Preset
 from patron.earning.rules import AwardedType, Combine, Rounding, RuleConfig, RuleKind
@@ -60,50 +57,6 @@ def _time_input() -> forms.TimeInput:
 
 def _checkboxes() -> forms.CheckboxSelectMultiple:
     return forms.CheckboxSelectMultiple(attrs={"class": "choices"})  # the class lays the boxes out in a row
-
-
-class LocalDateTimeField(forms.DateTimeField):
-    """A date and time in the members' time zone, where rules read their schedule and time windows,
-    whatever zone the server runs in."""
-
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-    def to_python(self, value: Any) -> dt.datetime | None:
-        with timezone.override(clock.member_zone()):
-            result = super().to_python(value)
-        if result is not None:
-            try:
-                result.astimezone(dt.UTC)
-            except OverflowError as exc:  # around year 1 or 9999: no instant the rules could compare
-                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
-        return result
-
-    def prepare_value(self, value: Any) -> Any:
-        with timezone.override(clock.member_zone()):
-            try:
-                return super().prepare_value(value)
-            except OverflowError:  # a stored time at the calendar's edge: show it as it was written
-                return value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
-
-
-_SEPARATORS = re.compile(r"[,，;；\n]")
-
-
-class CodeListField(forms.CharField):
-    """Codes (stores, categories, SKUs, tags, tiers) separated by commas; a list in and out."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value) or ""
-        return [part.strip() for part in _SEPARATORS.split(text) if part.strip()]
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value)
-        return value
 
 
 class AttributesField(forms.CharField):

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound, ValidationFailed
-from patron.core.schemas import WRITE_ERRORS, ErrorOut
+from patron.core.schemas import WRITE_ERRORS, ErrorOut, LineIn
 from patron.members import queries, services
 from patron.members.errors import ErrorCode
 from patron.members.models import Member, Store, Transaction
@@ -84,13 +84,6 @@ class IdentifyIn(Schema):
     member_no: str | None = None
     card_no: str | None = None
     qr_token: str | None = None
-
-
-class LineIn(Schema):
-    sku: str = Field(..., min_length=1, max_length=64)
-    category: str = Field("", max_length=64)
-    quantity: Decimal = Field(Decimal("1"), gt=0, max_digits=12, decimal_places=3)
-    amount: Decimal = Field(..., ge=0, max_digits=14, decimal_places=2)
 
 
 class TransactionIn(Schema):

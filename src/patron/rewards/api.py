@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 from patron.core import clock
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound, ValidationFailed
-from patron.core.schemas import READ_ERRORS, WRITE_ERRORS, ErrorOut
+from patron.core.schemas import READ_ERRORS, WRITE_ERRORS, ErrorOut, LineIn
 from patron.ledger import queries as ledger_queries
 from patron.members import services as members
 from patron.members.models import Member, Store
@@ -488,13 +488,6 @@ def member_badges(request: HttpRequest, member_no: str) -> Any:
 
 
 # --------------------------------------------------------------------------- coupons at the till
-
-
-class LineIn(Schema):
-    sku: str = Field(..., min_length=1, max_length=64)
-    category: str = Field("", max_length=64)
-    quantity: Decimal = Field(Decimal("1"), gt=0, max_digits=12, decimal_places=3)
-    amount: Decimal = Field(..., ge=0, max_digits=14, decimal_places=2)
 
 
 class BasketIn(WhoIn):

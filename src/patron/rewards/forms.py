@@ -8,20 +8,17 @@ decide. Their refusals come back onto the field they name (`put_error`), or abov
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from patron.core import clock
 from patron.core.errors import DomainError
+from patron.core.forms import CodeListField, LocalDateTimeField
 from patron.core.i18n import in_reader_language
 from patron.members.models import LIVE_STATUSES, Member, Store, Tag
 from patron.rewards import badges as badge_rules
@@ -97,50 +94,6 @@ def _count(label: Any, *, required: bool = False, small: bool = False, low: int 
 
 def _money(label: Any, *, required: bool = False, **kw: Any) -> forms.DecimalField:
     return forms.DecimalField(label=label, required=required, max_digits=12, decimal_places=2, **kw)
-
-
-class LocalDateTimeField(forms.DateTimeField):
-    """A date and time typed in the members' time zone (where rewards and coupons start and end),
-    whatever zone the server runs in."""
-
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-    def to_python(self, value: Any) -> dt.datetime | None:
-        with timezone.override(clock.member_zone()):
-            result = super().to_python(value)
-        if result is not None:
-            try:
-                result.astimezone(dt.UTC)
-            except OverflowError as exc:
-                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
-        return result
-
-    def prepare_value(self, value: Any) -> Any:
-        with timezone.override(clock.member_zone()):
-            try:
-                return super().prepare_value(value)
-            except OverflowError:
-                return value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
-
-
-_SEPARATORS = re.compile(r"[,，;；\s]+")
-
-
-class CodeListField(forms.CharField):
-    """Words (categories, member numbers) separated by commas, spaces or lines; a list in and out."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value) or ""
-        return list(dict.fromkeys(part.strip() for part in _SEPARATORS.split(text) if part.strip()))
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value)
-        return value
 
 
 class StoreChoiceField(forms.ModelChoiceField):
@@ -604,6 +557,7 @@ class IssueGroupForm(forms.Form):
     )
     tier = forms.ChoiceField(label=_("Tier"), required=False)
     member_nos = CodeListField(
+        spaces=True,
         label=_("Member numbers"),
         widget=forms.Textarea(attrs={"rows": 6, "class": "mono", "spellcheck": "false"}),
         help_text=_("Separated by lines, spaces or commas."),

@@ -3,6 +3,7 @@ redeeming for a member (on the phone or at the counter). See `views.py` for what
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -144,17 +145,22 @@ def _done(request: HttpRequest, order: RedemptionOrder) -> HttpResponse:
     return redirect("rewards:order", number=order.number)
 
 
-@require_perm(REDEEM)
-@require_POST
-def order_confirm(request: HttpRequest, number: str) -> HttpResponse:
+def _act(request: HttpRequest, number: str, act: Callable[..., Any], done: str) -> HttpResponse:
+    """An order action without a form: run it, say what happened or why not, back to the order."""
     order = _order(number)
     try:
-        services.do_confirm_order(order=order)
+        act(order=order)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Order %(n)s confirmed: the points are spent.") % {"n": order.number})
+        messages.success(request, done % {"n": order.number})
     return _done(request, order)
+
+
+@require_perm(REDEEM)
+@require_POST
+def order_confirm(request: HttpRequest, number: str) -> HttpResponse:
+    return _act(request, number, services.do_confirm_order, _("Order %(n)s confirmed: the points are spent."))
 
 
 @require_perm(FULFIL)
@@ -179,14 +185,7 @@ def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
 @require_perm(FULFIL)
 @require_POST
 def order_use_voucher(request: HttpRequest, number: str) -> HttpResponse:
-    order = _order(number)
-    try:
-        services.do_use_voucher(order=order)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Voucher of order %(n)s marked used.") % {"n": order.number})
-    return _done(request, order)
+    return _act(request, number, services.do_use_voucher, _("Voucher of order %(n)s marked used."))
 
 
 @require_perm(REDEEM)
