@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
@@ -21,6 +22,12 @@ def now() -> dt.datetime:
 
 def member_zone() -> ZoneInfo:
     return ZoneInfo(settings.PATRON["MEMBER_TIME_ZONE"])
+
+
+@functools.lru_cache(maxsize=64)
+def zone_named(name: str) -> ZoneInfo:
+    """A member's own zone by its IANA name, or the program's when the name is blank."""
+    return ZoneInfo(name) if name else member_zone()
 
 
 def local_today() -> dt.date:

@@ -499,8 +499,8 @@ def do_award_activity(
             fields={"reference": _("required")},
         )
     at = at or clock.now()
-    local_date = at.astimezone(clock.member_zone()).date()
     member = lock_member(member.pk)
+    local_date = at.astimezone(clock.zone_named(member.time_zone)).date()  # the member's own day
     _check_member_can_earn(member)
     mine = ActivityAward.objects.filter(member=member, activity=activity)
     if reference and mine.filter(reference=reference).exists():

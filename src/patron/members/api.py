@@ -30,6 +30,7 @@ class MemberIn(Schema):
     birthday: dt.date | None = None
     city: str = Field("", max_length=50)
     language: Literal["zh-hans", "en"] = "zh-hans"
+    time_zone: str = Field("", max_length=40, description="IANA name for the member's local day; blank: the program's")
     store_code: str | None = None
     join_channel: Literal["store", "online", "app", "wechat", "phone", "event", "referral"] = "online"
     card_no: str | None = Field(None, max_length=32)
@@ -47,6 +48,7 @@ class MemberPatch(Schema):
     birthday: dt.date | None = None
     city: str | None = Field(None, max_length=50)
     language: Literal["zh-hans", "en"] | None = None
+    time_zone: str | None = Field(None, max_length=40)
     card_no: str | None = Field(None, max_length=32)
     attributes: dict[str, Any] | None = None
 
@@ -61,6 +63,7 @@ class MemberOut(Schema):
     birthday: dt.date | None
     city: str
     language: str
+    time_zone: str
     store_code: str | None
     status: str
     joined_at: dt.datetime
@@ -154,6 +157,7 @@ def member_out(member: Member, caller: Caller) -> dict[str, Any]:
         "birthday": member.birthday if full else None,
         "city": member.city,
         "language": member.language,
+        "time_zone": member.time_zone,
         "store_code": member.store.code if member.store is not None else None,
         "status": member.status,
         "joined_at": member.joined_at,
@@ -199,6 +203,7 @@ def create_member(request: HttpRequest, payload: MemberIn) -> Any:
             birthday=payload.birthday,
             city=payload.city,
             language=payload.language,
+            time_zone=payload.time_zone,
             store=_store(payload.store_code, who) if (payload.store_code or who.store_id) else None,
             join_channel=payload.join_channel,
             card_no=payload.card_no,

@@ -26,6 +26,7 @@ from patron.members.models import (
 )
 from patron.members.phones import normalize_phone
 from patron.members.queries import MemberFilter
+from patron.members.services import time_zone_names
 
 # Why each consent is asked for (PIPL art. 14/17: the person is told the purpose before agreeing).
 CONSENT_PURPOSES_EXPLAINED = {
@@ -106,8 +107,18 @@ class MemberForm(forms.Form):
     birthday = forms.DateField(label=_("Birthday"), required=False, widget=_date_input())
     city = forms.CharField(label=_("City"), max_length=50, required=False)
     language = forms.ChoiceField(label=_("Preferred language"), choices=settings.LANGUAGES, initial="zh-hans")
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        help_text=_("For the member's local day (daily check-in). Blank: the program's zone."),
+    )
     store = StoreChoiceField(label=_("Store"), queryset=Store.objects.filter(is_active=True), required=False)
     card_no = forms.CharField(label=_("Card number"), max_length=32, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = sorted(time_zone_names())
+        self.fields["time_zone"].choices = [("", _("The program's zone")), *((n, n) for n in names)]  # type: ignore[attr-defined]
 
     def clean_phone(self) -> str:
         """Check the number early so its error shows with the others; the service normalizes it again."""
@@ -147,6 +158,7 @@ class MemberEditForm(MemberForm):
             "birthday": member.birthday,
             "city": member.city,
             "language": member.language,
+            "time_zone": member.time_zone,
             "store": member.store_id,
             "card_no": member.card_no or "",
         }
@@ -157,7 +169,7 @@ class MemberEditForm(MemberForm):
         phone.help_text = _("Now %(masked)s. Leave blank to keep it.") % {"masked": masked_phone}
 
     def changes(self) -> dict[str, Any]:
-        fields = ["name", "email", "gender", "birthday", "city", "language", "store", "card_no"]
+        fields = ["name", "email", "gender", "birthday", "city", "language", "time_zone", "store", "card_no"]
         out = {name: self.cleaned_data[name] for name in fields}
         if self.cleaned_data.get("phone"):
             out["phone"] = self.cleaned_data["phone"]

@@ -83,6 +83,9 @@ class Member(models.Model):
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     city = models.CharField(_("city"), max_length=50, blank=True)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    # The member's own IANA zone for their local day (check-in); blank: the program's zone. A database
+    # default too, so bulk writers (imports, the demo generator) that do not name it still insert.
+    time_zone = models.CharField(_("time zone"), max_length=40, blank=True, default="", db_default="")
     store = models.ForeignKey(
         Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="members"
     )

@@ -4,6 +4,8 @@ events after commit; views, the API, imports and commands all come through here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -212,6 +214,7 @@ class NewMember:
     birthday: dt.date | None = None
     city: str = ""
     language: str = "zh-hans"
+    time_zone: str = ""  # blank: the program's zone
     store: Store | None = None
     join_channel: str = "store"
     joined_at: dt.datetime | None = None
@@ -242,7 +245,10 @@ def do_create_member(*, data: NewMember) -> Member:
             _("Unknown join channel %(c)s.") % {"c": data.join_channel}, fields={"join_channel": _("unknown")}
         )
     route = EntryRoute(data.entry_route or entry_threshold())
-    clean = {key: _clean_plain_value(key, getattr(data, key)) for key in ("email", "gender", "language", "birthday")}
+    clean = {
+        key: _clean_plain_value(key, getattr(data, key))
+        for key in ("email", "gender", "language", "birthday", "time_zone")
+    }
     _check_phone_free(phone)
     if data.card_no and Member.objects.filter(card_no=data.card_no).exists():
         raise Conflict(
@@ -263,6 +269,7 @@ def do_create_member(*, data: NewMember) -> Member:
         birthday=clean["birthday"],
         city=(data.city or "").strip(),
         language=clean["language"],
+        time_zone=clean["time_zone"],
         store=data.store,
         joined_at=data.joined_at or now,
         join_channel=data.join_channel,
@@ -313,7 +320,19 @@ def _insert_with_unique_number(member: Member) -> None:
     raise Conflict(_("Could not allocate a member number; try again."))
 
 
-PROFILE_FIELDS = {"name", "phone", "email", "gender", "birthday", "city", "language", "store", "card_no", "referrer"}
+PROFILE_FIELDS = {
+    "name",
+    "phone",
+    "email",
+    "gender",
+    "birthday",
+    "city",
+    "language",
+    "time_zone",
+    "store",
+    "card_no",
+    "referrer",
+}
 
 
 @transaction.atomic
@@ -382,6 +401,11 @@ def _clean_profile_value(member: Member, key: str, value: Any) -> Any:
     return value
 
 
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _clean_plain_value(key: str, value: Any) -> Any:
     """Checks of profile fields that do not depend on other members (sign-up and update alike)."""
     if key == "gender":
@@ -392,6 +416,13 @@ def _clean_plain_value(key: str, value: Any) -> Any:
         value = (value or "zh-hans").strip() if isinstance(value, str) or value is None else value
         if value not in {code for code, _label in settings.LANGUAGES}:
             raise ValidationFailed(_("Unknown language %(l)s.") % {"l": value}, fields={"language": _("unknown")})
+    elif key == "time_zone":
+        value = (value or "").strip()
+        if value and value not in time_zone_names():
+            raise ValidationFailed(
+                _("Unknown time zone %(z)s (an IANA name like Asia/Shanghai).") % {"z": value},
+                fields={"time_zone": _("unknown")},
+            )
     elif key == "email":
         value = (value or "").strip()
         if value:

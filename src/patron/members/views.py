@@ -393,6 +393,7 @@ def _new_member(form: forms.MemberCreateForm, user: Any) -> services.NewMember:
         birthday=data["birthday"],
         city=data["city"],
         language=data["language"],
+        time_zone=data.get("time_zone") or "",
         store=data["store"],
         join_channel=data["join_channel"],
         card_no=data["card_no"] or None,

@@ -91,7 +91,7 @@ class CheckInMonth:
 
 def check_in_month(member: Member, month: dt.date | None = None) -> CheckInMonth:
     """The member's check-in calendar for a local month and where their streak stands."""
-    today = clock.local_today()
+    today = clock.now().astimezone(clock.zone_named(member.time_zone)).date()  # the member's own day
     first = (month or today).replace(day=1)
     after = (first + dt.timedelta(days=32)).replace(day=1)
     mine = ActivityAward.objects.filter(member=member, activity=activities.DAILY_CHECKIN)
