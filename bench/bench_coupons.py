@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_demo import (
-    PG_SERVER,
     PYTHON,
     ROOT,
     bench_env,
@@ -44,10 +42,9 @@ from bench_demo import (
     fresh_database,
     ledger_audit,
     patron,
-    psql,
     write_results,
 )
-from bench_ingest import PGBENCH_DB, pgbench_binary
+from bench_ingest import run_pgbench as run_ingest_pgbench
 from till_simulator import POS, Server, signed_headers
 
 DB_NAME = "bench_coupons"
@@ -382,30 +379,7 @@ def bench_till(setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
 
 
 def run_pgbench(clients: int, seconds: int) -> dict[str, Any]:
-    """bench_ingest's pgbench run (TPC-B-like, scale 16) with this bench's number of clients."""
-    print(f"\n== pgbench: -c {clients} -j 2 -T {seconds} on {PGBENCH_DB}", flush=True)
-    fresh_database("postgresql", PGBENCH_DB)
-    url = f"{PG_SERVER}/{PGBENCH_DB}"
-    try:
-        subprocess.run([pgbench_binary(), "-i", "-q", "-s", "16", url], check=True, capture_output=True)
-        done = subprocess.run(
-            [pgbench_binary(), "-c", str(clients), "-j", "2", "-T", str(seconds), "-r", url],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    finally:
-        psql("postgres", f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
-    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
-    latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
-    processed = re.search(r"number of transactions actually processed: (\d+)", done.stdout)
-    result = {
-        "tps": float(tps.group(1)) if tps else None,
-        "latency_avg_ms": float(latency.group(1)) if latency else None,
-        "transactions": int(processed.group(1)) if processed else None,
-        "clients": clients,
-        "seconds": seconds,
-    }
+    result = run_ingest_pgbench(seconds, clients)
     print(f"   {json.dumps(result)}", flush=True)
     return result
 

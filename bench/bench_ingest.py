@@ -218,19 +218,21 @@ def pgbench_binary() -> str:
     return shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
 
 
-def run_pgbench(seconds: int) -> dict[str, Any]:
+def run_pgbench(seconds: int, clients: int = CLIENTS) -> dict[str, Any]:
     """TPC-B-like, scale 16 so the 16 clients do not all queue on one branch row."""
-    print(f"\n== pgbench: -c {CLIENTS} -j 2 -T {seconds} on {PGBENCH_DB}", flush=True)
+    print(f"\n== pgbench: -c {clients} -j 2 -T {seconds} on {PGBENCH_DB}", flush=True)
     fresh_database("postgresql", PGBENCH_DB)
     url = f"{PG_SERVER}/{PGBENCH_DB}"
-    subprocess.run([pgbench_binary(), "-i", "-q", "-s", "16", url], check=True, capture_output=True)
-    done = subprocess.run(
-        [pgbench_binary(), "-c", str(CLIENTS), "-j", "2", "-T", str(seconds), url],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    psql("postgres", f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
+    try:
+        subprocess.run([pgbench_binary(), "-i", "-q", "-s", "16", url], check=True, capture_output=True)
+        done = subprocess.run(
+            [pgbench_binary(), "-c", str(clients), "-j", "2", "-T", str(seconds), url],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        psql("postgres", f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
     latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
     processed = re.search(r"number of transactions actually processed: (\d+)", done.stdout)
@@ -238,6 +240,7 @@ def run_pgbench(seconds: int) -> dict[str, Any]:
         "tps": float(tps.group(1)) if tps else None,
         "latency_avg_ms": float(latency.group(1)) if latency else None,
         "transactions": int(processed.group(1)) if processed else None,
+        "clients": clients,
         "seconds": seconds,
     }
 
