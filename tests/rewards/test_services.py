@@ -345,3 +345,35 @@ def test_generation_is_checked_before_it_is_queued():
         services.check_generate(limited, 6)
     assert code_of(exc) == "coupon_batch_exhausted"
     services.check_generate(limited, 5)
+
+
+def test_bulk_issue_skips_who_may_not_have_one_and_stops_at_the_batch_limit():
+    from patron.members import services as members
+    from patron.members.models import TimelineEntry
+
+    batch = make_batch(total_limit=4, per_member_limit=1)
+    already, frozen, *others = [member_with_points(0) for _ in range(6)]
+    services.do_issue_coupon(batch=batch, member=already)
+    members.do_change_status(member=frozen, status="frozen", reason="风控")
+    ids = [already.pk, frozen.pk, *[m.pk for m in others], others[0].pk, 999_999]
+    result = services.do_issue_to_members(batch=batch, member_ids=ids)
+    # One left over the limit before: three of the four others get one; the fourth, the frozen one,
+    # the one at their limit and the unknown id are skipped; the repeated id counts once.
+    assert (result.issued, result.skipped) == (3, 4)
+    batch.refresh_from_db()
+    assert batch.issued_count == 4 == batch.coupons.count()
+    got = set(batch.coupons.values_list("member_id", flat=True))
+    assert got == {already.pk, *[m.pk for m in others[:3]]}
+    assert len(set(batch.coupons.values_list("code", flat=True))) == 4
+    assert TimelineEntry.objects.filter(kind="coupon_issued", member_id__in=got).count() == 4
+
+
+def test_bulk_issue_in_chunks(monkeypatch):
+    from patron.rewards.services import coupons as coupon_services
+
+    monkeypatch.setattr(coupon_services, "ISSUE_CHUNK", 2)
+    batch = make_batch(per_member_limit=1)
+    crowd = [member_with_points(0) for _ in range(5)]
+    result = services.do_issue_to_members(batch=batch, member_ids=[m.pk for m in crowd])
+    assert (result.issued, result.skipped) == (5, 0)
+    assert services.do_issue_to_members(batch=batch, member_ids=[m.pk for m in crowd]).skipped == 5

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils.translation import gettext as _
 
 from patron.core import clock
@@ -20,7 +20,7 @@ from patron.core.context import current_actor
 from patron.core.errors import DomainError, NotFound, ValidationFailed
 from patron.core.events import publish
 from patron.members.models import Member, MemberStatus, Store, Transaction, TransactionKind
-from patron.members.services import add_timeline, lock_member, refunded_so_far
+from patron.members.services import add_timeline, add_timeline_rows, lock_member, refunded_so_far
 from patron.rewards import codes, discounts, events
 from patron.rewards.errors import ErrorCode
 from patron.rewards.models import (
@@ -275,6 +275,9 @@ def do_issue_coupon(
     return coupon
 
 
+ISSUE_CHUNK = 1000
+
+
 @dataclass
 class BulkIssue:
     issued: int = 0
@@ -285,18 +288,67 @@ def do_issue_to_members(
     *, batch: CouponBatch, member_ids: Iterable[int], source: str = CouponSource.BULK, source_ref: str = ""
 ) -> BulkIssue:
     """Issue one coupon to each member (a group chosen in the console, a segment, a campaign's
-    audience). Each member in its own transaction, so one refusal skips that member only."""
+    audience), 1,000 members to a transaction: each chunk's members are locked in id order, those
+    who may not have another (not active, or at the batch's per-member limit) are skipped, and the
+    rest get their coupons, timeline rows and events by bulk statements. When the batch's overall
+    limit runs out, the members past it are skipped."""
+    ids = sorted(set(member_ids))
     result = BulkIssue()
-    for member_id in member_ids:
-        try:
-            with transaction.atomic():
-                member = lock_member(member_id)
-                issue_locked(CouponBatch.objects.get(pk=batch.pk), member, source, source_ref)
-            result.issued += 1
-        except DomainError:
-            result.skipped += 1
+    for start in range(0, len(ids), ISSUE_CHUNK):
+        chunk = ids[start : start + ISSUE_CHUNK]
+        with transaction.atomic():
+            issued = _issue_chunk(batch.pk, chunk, source, source_ref[:100])
+        result.issued += issued
+        result.skipped += len(chunk) - issued
     record_audit("coupons.issue_bulk", obj=batch, after={"issued": result.issued, "skipped": result.skipped})
     return result
+
+
+def _issue_chunk(batch_id: int, member_ids: list[int], source: str, source_ref: str) -> int:
+    batch = CouponBatch.objects.get(pk=batch_id)
+    now = clock.now()
+    if not batch.is_active or (batch.valid_until and batch.valid_until <= now):
+        return 0
+    locked = Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk").values_list("pk", "status")
+    held = dict(
+        Coupon.objects.filter(batch=batch, member_id__in=member_ids)
+        .exclude(status=CouponStatus.VOIDED)
+        .values_list("member_id")
+        .annotate(n=Count("id"))
+    )
+    chosen = [pk for pk, status in locked if status == MemberStatus.ACTIVE and held.get(pk, 0) < batch.per_member_limit]
+    if batch.total_limit is not None:  # members are locked first, then the batch row, as in issue_locked
+        row = CouponBatch.objects.select_for_update().get(pk=batch_id)
+        chosen = chosen[: max(0, row.total_limit - row.issued_count)]  # type: ignore[operator]
+        CouponBatch.objects.filter(pk=batch_id).update(issued_count=F("issued_count") + len(chosen))
+    if not chosen:
+        return 0
+    valid_from, valid_until = _validity(batch, now)
+    unique = batch.code_mode == CodeMode.UNIQUE
+    new_codes = codes.random_codes(len(chosen)) if unique else [None] * len(chosen)
+    coupons = Coupon.objects.bulk_create(
+        Coupon(
+            batch=batch,
+            code=code,
+            member_id=member_id,
+            status=CouponStatus.ISSUED,
+            source=source,
+            source_ref=source_ref,
+            issued_at=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            created_at=now,
+        )
+        for member_id, code in zip(chosen, new_codes, strict=True)
+    )
+    shown = [codes.display(c.code or batch.shared_code or "") for c in coupons]
+    add_timeline_rows(
+        "coupon_issued",
+        [(m, {"batch": batch.name, "code": code, "source": source}) for m, code in zip(chosen, shown, strict=True)],
+    )
+    for coupon, member_id in zip(coupons, chosen, strict=True):
+        publish(events.CouponIssued(coupon.pk, member_id, batch.code, source))
+    return len(coupons)
 
 
 @transaction.atomic
