@@ -377,3 +377,42 @@ def test_bulk_issue_in_chunks(monkeypatch):
     result = services.do_issue_to_members(batch=batch, member_ids=[m.pk for m in crowd])
     assert (result.issued, result.skipped) == (5, 0)
     assert services.do_issue_to_members(batch=batch, member_ids=[m.pk for m in crowd]).skipped == 5
+
+
+def test_cancel_refuses_when_the_voucher_or_coupon_was_used_after_the_check(monkeypatch):
+    """The check and the use race: the cancel's own writes refuse what the stale check let through."""
+    from patron.rewards.services import mall
+
+    member = member_with_points(5000)
+    wash = services.do_create_reward(
+        code="wash2", kind="service", name="洗车券", points=1000, fulfilment="digital", service_days=30
+    )
+    voucher = place(member, wash)
+    coupon_order = place(member, make_coupon_reward(make_batch(), points=500))
+    services.do_use_voucher(order=voucher)
+    store = make_store()
+    basket = discounts.Basket(amount=Decimal("150.00"), store_id=store.pk)
+    services.do_redeem_coupons(
+        request=services.RedeemRequest(
+            texts=(coupon_order.coupon.code,), basket=basket, member=member, store=store, sale_external_id="Z1"
+        )
+    )
+    monkeypatch.setattr(mall, "cancellable", lambda order: True)  # as if checked just before the use
+    for order in (voucher, coupon_order):
+        with pytest.raises(DomainError):
+            services.do_cancel_order(order=order, reason="晚了")
+        order.refresh_from_db()
+        assert order.status == OrderStatus.FULFILLED
+    assert available(member) == 3500
+
+
+def test_failed_lookup_counters_are_pruned_by_their_own_window(settings):
+    from patron.rewards.models import AttemptCounter
+
+    settings.PATRON = {**settings.PATRON, "COUPON_ATTEMPTS": {"member": (5, 60), "key": (30, 600)}}
+    member = member_with_points(0)
+    scopes = services.attempt_scopes(key_id=7, member=member)
+    services.record_failed_attempt(scopes)
+    assert AttemptCounter.objects.count() == 2
+    assert services.prune_attempts(now=clock.now() + dt.timedelta(minutes=5)) == 1  # the member's minute is over
+    assert services.prune_attempts(now=clock.now() + dt.timedelta(minutes=25)) == 1

@@ -87,6 +87,7 @@ class CheckInMonth:
     checked_in_today: bool
     next_bonus_in: int | None  # check-ins on consecutive days until the next streak bonus, if any
     next_bonus_points: int | None
+    last_day: dt.date | None  # the member's last check-in ever
 
 
 def check_in_month(member: Member, month: dt.date | None = None) -> CheckInMonth:
@@ -105,7 +106,9 @@ def check_in_month(member: Member, month: dt.date | None = None) -> CheckInMonth
             if spec.streak_bonus(streak + k):
                 next_in, next_points = k, spec.streak_bonus(streak + k)
                 break
+    last_day = mine.order_by("-local_date").values_list("local_date", flat=True).first()
     return CheckInMonth(
+        last_day=last_day,
         month=first,
         days=days,
         streak=streak,

@@ -23,15 +23,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from patron.core import clock
 from patron.core.context import current_actor
 from patron.core.permissions import Perm, has_perm
-from patron.earning import activities
-from patron.earning.models import ActivityAward
 from patron.members.models import Member
 from patron.members.phones import mask_phone
 from patron.members.queries import register_360_section, register_timeline_sentence
-from patron.rewards import codes
+from patron.rewards import codes, queries
 from patron.rewards.models import Coupon, CouponSource, MemberBadge, RedemptionOrder
 
 SECTION_ORDERS = 5  # mall orders on the member page
@@ -90,19 +87,12 @@ def register_member_sections() -> None:
 
 
 def streak_text(member: Member) -> str:
-    """The check-in streak by the member's last daily check-in (a run ends when a day is missed)."""
-    last = (
-        ActivityAward.objects.filter(member=member, activity=activities.DAILY_CHECKIN)
-        .order_by("-local_date", "-id")
-        .first()
-    )
-    if last is None:
+    """The check-in streak as the member's calendar reckons it (on their own local day)."""
+    cal = queries.check_in_month(member)
+    if cal.last_day is None:
         return _("Never checked in")
-    today = clock.local_today()
-    running = (today - last.local_date).days <= 1
-    streak = last.streak if running else 0
-    days = ngettext("%(n)s day in a row", "%(n)s days in a row", streak) % {"n": streak}
-    return _("%(days)s · last check-in %(date)s") % {"days": days, "date": last.local_date.isoformat()}
+    days = ngettext("%(n)s day in a row", "%(n)s days in a row", cal.streak) % {"n": cal.streak}
+    return _("%(days)s · last check-in %(date)s") % {"days": days, "date": cal.last_day.isoformat()}
 
 
 def mall_section(member: Member) -> dict[str, Any]:

@@ -568,13 +568,8 @@ def do_redeem_coupons(*, request: RedeemRequest) -> list[CouponRedemption]:
     check = check_coupons(texts=request.texts, basket=request.basket, member=member)
     refusal = check.first_refusal()
     if refusal is not None:
-        status = 404 if refusal.code == ErrorCode.COUPON_NOT_FOUND else 422
-        error = (
-            NotFound(refusal.message, code=refusal.code)
-            if status == 404
-            else ValidationFailed(refusal.message, code=refusal.code)
-        )
-        raise error
+        unknown = refusal.code == ErrorCode.COUPON_NOT_FOUND
+        raise (NotFound if unknown else ValidationFailed)(refusal.message, code=refusal.code)
     now = clock.now()
     written = []
     for item, applied in zip(check.found, check.outcome.applied, strict=True):
@@ -747,7 +742,10 @@ GUESSING_CODES = frozenset({ErrorCode.COUPON_NOT_FOUND, ErrorCode.COUPON_NOT_YOU
 
 
 def prune_attempts(now: dt.datetime | None = None) -> int:
+    """Drop counters of windows that have ended (each kind counts in windows of its own length)."""
     now = now or clock.now()
-    longest = max(seconds for _n, seconds in _attempt_limits().values())
-    oldest = int(now.timestamp()) // longest - 2
-    return AttemptCounter.objects.filter(window__lt=oldest).delete()[0]
+    pruned = 0
+    for kind, (_limit, seconds) in _attempt_limits().items():
+        current = int(now.timestamp()) // seconds
+        pruned += AttemptCounter.objects.filter(scope__startswith=f"{kind}:", window__lt=current - 1).delete()[0]
+    return pruned

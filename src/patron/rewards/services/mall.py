@@ -44,6 +44,7 @@ from patron.rewards.services.common import local_day_end, local_period_start, re
 from patron.rewards.services.coupons import check_can_issue, issue_locked
 from patron.tiers import queries as tier_queries
 from patron.tiers import services as tier_services
+from patron.tiers.config import ExclusiveRewards
 
 # =========================================================================== catalog
 
@@ -180,7 +181,7 @@ def tier_allows(reward: Reward, member: Member) -> bool:
     allowed = set(reward.eligible_tiers)
     if live is not None:
         for spec in live.config.tiers:
-            if any(b.kind == "exclusive_rewards" and reward.code in b.rewards for b in spec.benefits):  # type: ignore[union-attr]
+            if any(isinstance(b, ExclusiveRewards) and reward.code in b.rewards for b in spec.benefits):
                 allowed.add(spec.code)
     if not allowed:
         return True
@@ -339,9 +340,12 @@ def _reserve_partner_codes(order: RedemptionOrder) -> None:
     PartnerCode.objects.filter(pk__in=[c.pk for c in free]).update(order=order)
 
 
-def _move(order: RedemptionOrder, from_: Sequence[str], to: str, **fields: Any) -> RedemptionOrder:
-    """Change the order's status exactly once; a second, concurrent caller is refused."""
-    if not RedemptionOrder.objects.filter(pk=order.pk, status__in=from_).update(status=to, **fields):
+def _move(
+    order: RedemptionOrder, from_: Sequence[str], to: str, *, only_if: Q | None = None, **fields: Any
+) -> RedemptionOrder:
+    """Change the order's status exactly once (and only while `only_if` holds); a second,
+    concurrent caller is refused."""
+    if not RedemptionOrder.objects.filter(only_if or Q(), pk=order.pk, status__in=from_).update(status=to, **fields):
         current = RedemptionOrder.objects.get(pk=order.pk)
         raise refuse(ErrorCode.ORDER_STATE, _("This order is %(status)s.") % {"status": current.get_status_display()})
     order.refresh_from_db()
@@ -450,17 +454,26 @@ def do_cancel_order(*, order: RedemptionOrder, reason: str) -> RedemptionOrder:
     if not cancellable(order):
         raise refuse(ErrorCode.CANNOT_CANCEL, _("This order can no longer be cancelled."))
     was = order.status
-    order = _move(order, [was], OrderStatus.CANCELLED, cancelled_at=clock.now(), cancel_reason=reason)
+    # The "still unused" conditions go into the writes themselves: a voucher used or a coupon
+    # redeemed while this runs makes the cancel fail instead of giving the points back.
+    unused = Q(used_at__isnull=True) if order.reward.kind == RewardKind.SERVICE else None
+    order = _move(order, [was], OrderStatus.CANCELLED, only_if=unused, cancelled_at=clock.now(), cancel_reason=reason)
     _put_back_stock(order.reward_id, order.quantity)
     PartnerCode.objects.filter(order=order).update(order=None)
-    Coupon.objects.filter(source=CouponSource.REWARD, source_ref=order.number, status=CouponStatus.ISSUED).update(
-        status=CouponStatus.VOIDED
-    )
+    _void_order_coupons(order)
     _give_points_back(order)
     add_timeline(order.member, "reward_cancelled", order=order.number, reward=order.reward.name, reason=reason)
     record_audit("rewards.cancel", obj=order, after={"status": OrderStatus.CANCELLED, "was": was}, reason=reason)
     publish(events.RewardOrderCancelled(order.pk, order.member_id, reason))
     return order
+
+
+def _void_order_coupons(order: RedemptionOrder) -> None:
+    """Void the coupons the order issued; all of them must still be unused."""
+    issued = Coupon.objects.filter(source=CouponSource.REWARD, source_ref=order.number)
+    voided = issued.filter(status=CouponStatus.ISSUED).update(status=CouponStatus.VOIDED)
+    if voided != issued.count():
+        raise refuse(ErrorCode.CANNOT_CANCEL, _("This order can no longer be cancelled."))
 
 
 def _give_points_back(order: RedemptionOrder) -> None:
