@@ -9,6 +9,9 @@ from django import forms
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 
 from patron.core.errors import DomainError
 from patron.core.forms import show_domain_error
@@ -43,3 +46,35 @@ def form_page(
         except DomainError as exc:
             (show_error or (lambda e: show_domain_error(form, e)))(exc)
     return render(request, template, {"form": form, **context}, status=422 if form.errors else 200)
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def page_number(request: HttpRequest) -> int:
+    """The list page asked for (`?page=`), 1 when absent or not a number."""
+    try:
+        return int(request.GET.get("page", "1"))
+    except ValueError:
+        return 1
+
+
+def query_without_page(request: HttpRequest) -> str:
+    """The list's filters as a query string, for the pager's links to add their page to."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """Where a form asked to go back to (`next`), when it is on this site; else `default`."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+def fragment(template: str, context: dict[str, Any]) -> SafeString:
+    """A template rendered to markup for a page section or an htmx swap."""
+    return SafeString(render_to_string(template, context).strip())

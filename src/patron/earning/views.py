@@ -17,7 +17,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.dates import WEEKDAYS_ABBR
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -26,7 +25,7 @@ from pydantic import ValidationError
 from patron.core import clock
 from patron.core.errors import DomainError
 from patron.core.permissions import Perm, has_perm, require_perm
-from patron.core.views import form_page
+from patron.core.views import form_page, safe_next
 from patron.earning import engine, forms, presets, queries, services
 from patron.earning.models import EarningRule
 from patron.earning.rules import Combine, RuleConfig, RuleKind
@@ -352,13 +351,6 @@ def rule_from_preset(request: HttpRequest, key: str) -> HttpResponse:
     )
 
 
-def _back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
-
-
 @require_perm(MANAGE_RULES)
 @require_POST
 def rule_switch(request: HttpRequest, pk: int) -> HttpResponse:
@@ -376,4 +368,4 @@ def rule_switch(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             done = _("Rule “%(name)s” switched on.") if enabled else _("Rule “%(name)s” switched off.")
             messages.success(request, done % {"name": rule.name})
-    return redirect(_back(request, reverse("earning:list")))
+    return redirect(safe_next(request, reverse("earning:list")))

@@ -16,9 +16,7 @@ from django.contrib import messages
 from django.db.models import Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,7 +28,7 @@ from patron.core.context import current_actor
 from patron.core.errors import DomainError, NotFound
 from patron.core.forms import show_domain_error
 from patron.core.permissions import Perm, has_perm, require_perm
-from patron.core.views import form_page
+from patron.core.views import form_page, fragment, page_number, safe_next
 from patron.ledger import audit, exports, forms, program, queries, services
 from patron.ledger.models import (
     AccountKind,
@@ -52,13 +50,6 @@ SECTION_LOTS = 5  # open lots shown on the member page
 
 def _member(pk: int) -> Member:
     return get_object_or_404(Member.objects.select_related("store"), pk=pk)
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return int(request.GET.get("page", "1"))
-    except ValueError:
-        return 1
 
 
 def _expiring_total(member: Member, days: int) -> int:
@@ -117,24 +108,20 @@ def points_section(member: Member) -> dict[str, Any]:
         "back": reverse("members:detail", args=[member.pk]),
     }
     return {
-        _("Available"): _points_html(balance.available, "points-available"),
+        _("Available"): _pointsfragment(balance.available, "points-available"),
         _("Pending"): balance.pending,
         _("Held"): balance.held,
         _("Owed"): -balance.debt,
         _("Expiring in 30 days"): _expiring_total(member, 30),
         _("Expiring in 90 days"): _expiring_total(member, 90),
-        _("Open lots"): _html("ledger/_section_lots.html", context),
-        _("Open holds"): _html("ledger/_section_holds.html", context),
-        "": _html("ledger/_section_link.html", context),
+        _("Open lots"): fragment("ledger/_section_lots.html", context),
+        _("Open holds"): fragment("ledger/_section_holds.html", context),
+        "": fragment("ledger/_section_link.html", context),
     }
 
 
-def _points_html(points: int, testid: str) -> SafeString:
-    return _html("ledger/_points.html", {"points": points, "testid": testid})
-
-
-def _html(template: str, context: dict[str, Any]) -> SafeString:
-    return SafeString(render_to_string(template, context).strip())
+def _pointsfragment(points: int, testid: str) -> SafeString:
+    return fragment("ledger/_points.html", {"points": points, "testid": testid})
 
 
 # --------------------------------------------------------------------------- the member's points page
@@ -200,7 +187,7 @@ def _statement_rows(member: Member, page: Page) -> list[dict[str, Any]]:
 def _points_context(request: HttpRequest, member: Member, **overrides: Any) -> dict[str, Any]:
     user = request.user
     balance = queries.balance(member)
-    page = paginate(queries.journals(member), _page_number(request), STATEMENT_PAGE)
+    page = paginate(queries.journals(member), page_number(request), STATEMENT_PAGE)
     context = {
         "m": member,
         "balance": balance,
@@ -282,13 +269,6 @@ def statement(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
-
-
 @require_perm(Perm.POINTS_REDEEM)
 @require_POST
 def void_hold(request: HttpRequest, pk: int) -> HttpResponse:
@@ -302,7 +282,7 @@ def void_hold(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Hold released: %(points)s points are available again.") % {"points": hold.points})
     except DomainError as exc:
         messages.error(request, exc.message)
-    target = _back(request, reverse("ledger:member_points", args=[hold.member_id]))
+    target = safe_next(request, reverse("ledger:member_points", args=[hold.member_id]))
     if request.headers.get("HX-Request") == "true":  # the member page's section posts through htmx
         return HttpResponse(headers={"HX-Redirect": target})
     return redirect(target)

@@ -24,7 +24,7 @@ from patron.core import clock, i18n
 from patron.core.errors import DomainError
 from patron.core.forms import show_domain_error
 from patron.core.permissions import ROLE_LABELS, Perm, Role, has_perm, require_perm, role_of
-from patron.core.views import form_page
+from patron.core.views import form_page, is_htmx, page_number, query_without_page
 from patron.members import forms, queries, services
 from patron.members.models import (
     AttributeDefinition,
@@ -47,10 +47,6 @@ CONSOLE = "console"
 
 def _member(pk: int) -> Member:
     return get_object_or_404(Member.objects.select_related("store", "merged_into"), pk=pk)
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 # --------------------------------------------------------------------------- timeline sentences
@@ -147,32 +143,19 @@ def _export_url(request: HttpRequest) -> str:
         return ""
     if not has_perm(request.user, Perm.MEMBERS_EXPORT):
         return ""
-    query = _query_without_page(request)
+    query = query_without_page(request)
     return f"{url}?{query}" if query else url
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return int(request.GET.get("page", "1"))
-    except ValueError:
-        return 1
 
 
 @require_perm(Perm.MEMBERS_VIEW)
 def member_list(request: HttpRequest) -> HttpResponse:
     form = forms.MemberFilterForm(request.GET or None)
-    page = queries.list_members(form.to_filter(), _page_number(request))
+    page = queries.list_members(form.to_filter(), page_number(request))
     context = {
         "form": form,
         "page": page,
         "rows": [(m, mask_phone(m.phone)) for m in page.items],
-        "query": _query_without_page(request),
+        "query": query_without_page(request),
         "export_url": _export_url(request),
         "can_create": has_perm(request.user, Perm.MEMBERS_CREATE),
     }
@@ -284,7 +267,7 @@ def reveal_phone(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             show_domain_error(form, exc)
     context = {"m": member, "v": {"phone_masked": mask_phone(member.phone)}, "can": {"reveal": True}}
-    if _is_htmx(request):  # htmx swaps only 2xx answers: the refusal comes back as a 200 fragment
+    if is_htmx(request):  # htmx swaps only 2xx answers: the refusal comes back as a 200 fragment
         return render(request, "members/_phone.html", {**context, "reveal_form": form, "phone_full": full})
     status = 200 if full else 422
     return _render_detail(request, member, status=status, reveal_form=form, phone_full=full)

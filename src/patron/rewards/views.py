@@ -16,15 +16,13 @@ from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied as DjangoDenied
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from patron.core.context import current_actor
 from patron.core.permissions import Perm, has_perm
+from patron.core.views import fragment
 from patron.members.models import Member
 from patron.members.phones import mask_phone
 from patron.members.queries import register_360_section, register_timeline_sentence
@@ -39,34 +37,6 @@ LIST_PAGE = 50
 def require(request: HttpRequest, perm: Perm) -> None:
     if not has_perm(request.user, perm):
         raise DjangoDenied(perm)
-
-
-def page_number(request: HttpRequest) -> int:
-    try:
-        return int(request.GET.get("page", "1"))
-    except ValueError:
-        return 1
-
-
-def query_without_page(request: HttpRequest) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
-def back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def html(template: str, context: dict[str, Any]) -> SafeString:
-    return SafeString(render_to_string(template, context).strip())
 
 
 def holder(member: Member | None) -> dict[str, Any] | None:
@@ -114,10 +84,10 @@ def mall_section(member: Member) -> dict[str, Any]:
         "can_redeem": has_perm(user, Perm.REWARDS_REDEEM),
     }
     return {
-        _("Mall orders"): html("rewards/_section_orders.html", context),
-        _("Badges"): html("rewards/_section_badges.html", context),
+        _("Mall orders"): fragment("rewards/_section_orders.html", context),
+        _("Badges"): fragment("rewards/_section_badges.html", context),
         _("Check-in streak"): streak_text(member),
-        "": html("rewards/_section_mall_links.html", context),
+        "": fragment("rewards/_section_mall_links.html", context),
     }
 
 
@@ -139,8 +109,8 @@ def coupons_section(member: Member) -> dict[str, Any]:
         "can_issue": has_perm(user, Perm.COUPONS_ISSUE),
     }
     return {
-        _("Coupons"): html("rewards/_section_coupons.html", context),
-        "": html("rewards/_section_coupon_links.html", context),
+        _("Coupons"): fragment("rewards/_section_coupons.html", context),
+        "": fragment("rewards/_section_coupon_links.html", context),
     }
 
 

@@ -16,11 +16,11 @@ from django.views.decorators.http import require_POST
 
 from patron.core.errors import DomainError
 from patron.core.permissions import Perm, has_perm, require_perm
-from patron.core.views import form_page
+from patron.core.views import form_page, page_number, query_without_page
 from patron.members.queries import paginate
 from patron.rewards import forms, services
 from patron.rewards.models import Badge, PartnerCode, Reward, RewardCategory, RewardKind
-from patron.rewards.views import LIST_PAGE, holder, page_number, query_without_page, require
+from patron.rewards.views import LIST_PAGE, holder, require
 
 VIEW = Perm.REWARDS_VIEW
 MANAGE = Perm.REWARDS_MANAGE

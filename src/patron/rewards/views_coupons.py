@@ -18,13 +18,13 @@ from django.views.decorators.http import require_POST
 from patron.core.audit import record_audit
 from patron.core.errors import DomainError, NotFound
 from patron.core.permissions import Perm, has_perm, require_perm
-from patron.core.views import form_page
+from patron.core.views import form_page, page_number, query_without_page, safe_next
 from patron.members import queries as member_queries
 from patron.members.models import Member
 from patron.members.queries import paginate
 from patron.rewards import codes, exports, forms, reports, services, tasks
 from patron.rewards.models import CodeMode, Coupon, CouponBatch, CouponRedemption, CouponStatus
-from patron.rewards.views import LIST_PAGE, back, holder, member_url, page_number, query_without_page
+from patron.rewards.views import LIST_PAGE, holder, member_url
 
 VIEW = Perm.COUPONS_VIEW
 MANAGE = Perm.COUPONS_MANAGE
@@ -234,7 +234,7 @@ def coupon_void(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Coupon %(code)s voided.") % {"code": codes.display(coupon.code or "")})
-    return redirect(back(request, reverse("rewards:batch", args=[coupon.batch_id])))
+    return redirect(safe_next(request, reverse("rewards:batch", args=[coupon.batch_id])))
 
 
 # --------------------------------------------------------------------------- issuing from the member page

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from patron.core.errors import DomainError
 from patron.core.permissions import Perm, Role, has_perm, require_perm, role_of
-from patron.core.views import form_page
+from patron.core.views import form_page, is_htmx, page_number, query_without_page
 from patron.ledger import queries as ledger_queries
 from patron.members import queries as member_queries
 from patron.members.models import Member
@@ -33,7 +33,7 @@ from patron.rewards.models import (
     Reward,
     RewardKind,
 )
-from patron.rewards.views import LIST_PAGE, holder, is_htmx, member_url, page_number, query_without_page
+from patron.rewards.views import LIST_PAGE, holder, member_url
 
 VIEW = Perm.REWARDS_VIEW
 REDEEM = Perm.REWARDS_REDEEM

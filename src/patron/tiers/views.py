@@ -20,8 +20,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -31,7 +29,7 @@ from patron.core.context import current_actor
 from patron.core.errors import DomainError
 from patron.core.forms import show_domain_error
 from patron.core.permissions import Perm, has_perm, require_perm
-from patron.core.views import form_page
+from patron.core.views import form_page, fragment, is_htmx, safe_next
 from patron.members.models import Member
 from patron.members.queries import register_360_section, register_timeline_sentence
 from patron.tiers import forms, presets, queries, services
@@ -79,17 +77,6 @@ def _display(tier: TierSpec) -> str:
 
 def _money(value: Decimal | int) -> str:
     return f"¥{Decimal(value):,.2f}"
-
-
-def _back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
-
-
-def _html(template: str, context: dict[str, Any]) -> SafeString:
-    return SafeString(render_to_string(template, context).strip())
 
 
 # --------------------------------------------------------------------------- how a model reads
@@ -513,19 +500,19 @@ def tier_section(member: Member) -> dict[str, Any]:
     if view is None:
         return {_("Tier"): _("No tier model is live yet.")}
     section: dict[str, Any] = {
-        _("Tier"): _html("tiers/_badge_line.html", context),
+        _("Tier"): fragment("tiers/_badge_line.html", context),
         _("Since"): view.since.isoformat() if view.since else "—",
-        _("Next review"): _html("tiers/_review.html", context),
+        _("Next review"): fragment("tiers/_review.html", context),
     }
     if context["rules_differ"]:
-        section[_("By the rules")] = _html("tiers/_rules_tier.html", context)
+        section[_("By the rules")] = fragment("tiers/_rules_tier.html", context)
     if view.lifetime_floor is not None:
         section[_("Lifetime floor")] = context["floor_name"]
-    section[_("Progress")] = _html("tiers/_progress.html", context)
-    section[_("History")] = _html("tiers/_history.html", context)
+    section[_("Progress")] = fragment("tiers/_progress.html", context)
+    section[_("History")] = fragment("tiers/_history.html", context)
     if context["can_override"]:
-        section[_("Override")] = _html("tiers/_override.html", context)
-    section[""] = _html("tiers/_section_link.html", context)
+        section[_("Override")] = fragment("tiers/_override.html", context)
+    section[""] = fragment("tiers/_section_link.html", context)
     return section
 
 
@@ -539,21 +526,17 @@ def member_tier(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_member(request, _member(pk))
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _override_done(request: HttpRequest, member: Member) -> HttpResponse:
-    target = _back(request, reverse("members:detail", args=[member.pk]))
-    if _is_htmx(request):  # the member page's section posts through htmx
+    target = safe_next(request, reverse("members:detail", args=[member.pk]))
+    if is_htmx(request):  # the member page's section posts through htmx
         return HttpResponse(headers={"HX-Redirect": target})
     return redirect(target)
 
 
 def _override_refused(request: HttpRequest, member: Member, **forms_: Any) -> HttpResponse:
-    if _is_htmx(request):  # the section's forms again, with their errors, in place
+    if is_htmx(request):  # the section's forms again, with their errors, in place
         context = tier_context(member, user=request.user, history=0, **forms_)
-        context["back"] = _back(request, context["back"])
+        context["back"] = safe_next(request, context["back"])
         return HttpResponse(render_to_string("tiers/_override.html", context, request=request), status=422)
     return _render_member(request, member, status=422, **forms_)
 
