@@ -241,26 +241,38 @@ def issue_locked(batch: CouponBatch, member: Member, source: str, source_ref: st
     """Issue one coupon to a locked member: a fresh unique code, or a wallet entry for a shared code."""
     check_can_issue(batch, member)
     _count_issue(batch, 1)
+    return _create_coupons(batch, [member.pk], source, source_ref[:100])[0]
+
+
+def _create_coupons(batch: CouponBatch, member_ids: list[int], source: str, source_ref: str) -> list[Coupon]:
+    """The coupons of members already checked and counted, their timeline rows and events."""
     now = clock.now()
     valid_from, valid_until = _validity(batch, now)
-    code = codes.random_codes(1)[0] if batch.code_mode == CodeMode.UNIQUE else None
-    coupon = Coupon.objects.create(
-        batch=batch,
-        code=code,
-        member=member,
-        status=CouponStatus.ISSUED,
-        source=source,
-        source_ref=source_ref[:100],
-        issued_at=now,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        created_at=now,
+    unique = batch.code_mode == CodeMode.UNIQUE
+    new_codes: list[str | None] = list(codes.random_codes(len(member_ids))) if unique else [None] * len(member_ids)
+    coupons = Coupon.objects.bulk_create(
+        Coupon(
+            batch=batch,
+            code=code,
+            member_id=member_id,
+            status=CouponStatus.ISSUED,
+            source=source,
+            source_ref=source_ref,
+            issued_at=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            created_at=now,
+        )
+        for member_id, code in zip(member_ids, new_codes, strict=True)
     )
-    add_timeline(
-        member, "coupon_issued", batch=batch.name, code=codes.display(code or batch.shared_code or ""), source=source
+    shown = [codes.display(code or batch.shared_code or "") for code in new_codes]
+    add_timeline_rows(
+        "coupon_issued",
+        [(m, {"batch": batch.name, "code": code, "source": source}) for m, code in zip(member_ids, shown, strict=True)],
     )
-    publish(events.CouponIssued(coupon.pk, member.pk, batch.code, source))
-    return coupon
+    for coupon, member_id in zip(coupons, member_ids, strict=True):
+        publish(events.CouponIssued(coupon.pk, member_id, batch.code, source))
+    return coupons
 
 
 @transaction.atomic
@@ -323,32 +335,7 @@ def _issue_chunk(batch_id: int, member_ids: list[int], source: str, source_ref: 
         CouponBatch.objects.filter(pk=batch_id).update(issued_count=F("issued_count") + len(chosen))
     if not chosen:
         return 0
-    valid_from, valid_until = _validity(batch, now)
-    unique = batch.code_mode == CodeMode.UNIQUE
-    new_codes = codes.random_codes(len(chosen)) if unique else [None] * len(chosen)
-    coupons = Coupon.objects.bulk_create(
-        Coupon(
-            batch=batch,
-            code=code,
-            member_id=member_id,
-            status=CouponStatus.ISSUED,
-            source=source,
-            source_ref=source_ref,
-            issued_at=now,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            created_at=now,
-        )
-        for member_id, code in zip(chosen, new_codes, strict=True)
-    )
-    shown = [codes.display(c.code or batch.shared_code or "") for c in coupons]
-    add_timeline_rows(
-        "coupon_issued",
-        [(m, {"batch": batch.name, "code": code, "source": source}) for m, code in zip(chosen, shown, strict=True)],
-    )
-    for coupon, member_id in zip(coupons, chosen, strict=True):
-        publish(events.CouponIssued(coupon.pk, member_id, batch.code, source))
-    return len(coupons)
+    return len(_create_coupons(batch, chosen, source, source_ref))
 
 
 @transaction.atomic
