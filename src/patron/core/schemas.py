@@ -28,3 +28,20 @@ class LineIn(Schema):
     category: str = Field("", max_length=64)
     quantity: Decimal = Field(Decimal("1"), gt=0, max_digits=12, decimal_places=3)
     amount: Decimal = Field(..., ge=0, max_digits=14, decimal_places=2)
+
+
+class WhoIn(Schema):
+    """The member, by any one of these (as at identify)."""
+
+    member_no: str | None = None
+    phone: str | None = None
+    card_no: str | None = None
+    qr_token: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.member_no or self.phone or self.card_no or self.qr_token)
+
+    def lookup(self) -> dict[str, str | None]:
+        """The keyword arguments of `members.services.find_member`."""
+        return {"member_no": self.member_no, "phone": self.phone, "card_no": self.card_no, "qr_token": self.qr_token}

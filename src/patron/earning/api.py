@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 from patron.core import clock
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound
-from patron.core.schemas import WRITE_ERRORS, ErrorOut, LineIn
+from patron.core.schemas import WRITE_ERRORS, ErrorOut, LineIn, WhoIn
 from patron.earning import engine, pos, services
 from patron.ledger import program
 from patron.ledger import queries as ledger_queries
@@ -25,15 +25,6 @@ from patron.members.models import Member, Transaction
 
 router = Router(tags=["pos"])
 activities_router = Router(tags=["activities"])
-
-
-class WhoIn(Schema):
-    """The member, by any one of these (as at identify)."""
-
-    member_no: str | None = None
-    phone: str | None = None
-    card_no: str | None = None
-    qr_token: str | None = None
 
 
 class QuoteIn(WhoIn):
@@ -219,7 +210,7 @@ def hold_out(hold: Hold) -> dict[str, Any]:
 
 
 def _member(who: WhoIn) -> Member:
-    return members.find_member(member_no=who.member_no, phone=who.phone, card_no=who.card_no, qr_token=who.qr_token)
+    return members.find_member(**who.lookup())
 
 
 def _basket(payload: QuoteIn, store_code: str) -> engine.Basket:
@@ -253,7 +244,7 @@ def quote(request: HttpRequest, payload: QuoteIn) -> Any:
     (a quote for a shopper who has not identified yet uses no member facts)."""
     who = require_scope(request, "pos")
     store = members.store_for_key(payload.store_code, who.store_id)
-    member = _member(payload) if (payload.member_no or payload.phone or payload.card_no or payload.qr_token) else None
+    member = _member(payload) if payload.given else None
     return quote_out(services.quote(member, _basket(payload, store.code)))
 
 

@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 from patron.core import clock
 from patron.core.api import Caller, idempotent, require_scope
 from patron.core.errors import NotFound, ValidationFailed
-from patron.core.schemas import READ_ERRORS, WRITE_ERRORS, ErrorOut, LineIn
+from patron.core.schemas import READ_ERRORS, WRITE_ERRORS, ErrorOut, LineIn, WhoIn
 from patron.ledger import queries as ledger_queries
 from patron.members import services as members
 from patron.members.models import Member, Store
@@ -29,21 +29,8 @@ READ = ("rewards:read", "pos")
 TOO_MANY: dict[int, Any] = {429: ErrorOut}
 
 
-class WhoIn(Schema):
-    """The member, by any one of these (as at identify)."""
-
-    member_no: str | None = None
-    phone: str | None = None
-    card_no: str | None = None
-    qr_token: str | None = None
-
-    @property
-    def given(self) -> bool:
-        return bool(self.member_no or self.phone or self.card_no or self.qr_token)
-
-
 def _member(who: WhoIn) -> Member:
-    return members.find_member(member_no=who.member_no, phone=who.phone, card_no=who.card_no, qr_token=who.qr_token)
+    return members.find_member(**who.lookup())
 
 
 def _by_no(member_no: str) -> Member:
