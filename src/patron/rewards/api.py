@@ -401,7 +401,7 @@ def check_in(request: HttpRequest, member_no: str) -> Any:
             "points": done.points,
             "bonus_points": done.bonus_points,
             "streak": done.streak,
-            "local_date": done.award.local_date,
+            "local_date": done.local_date,
             "balance_available": ledger_queries.balance(member).available,
         }
 

@@ -34,7 +34,6 @@ from patron.rewards.services.coupons import (
 )
 from patron.rewards.services.engagement import (
     BADGE_FIELDS,
-    CheckIn,
     award_badges,
     backfill_badge,
     badges_after_activity,
@@ -72,7 +71,6 @@ __all__ = [
     "REWARD_FIELDS",
     "BulkIssue",
     "Check",
-    "CheckIn",
     "Found",
     "OrderRequest",
     "RedeemRequest",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -34,18 +33,10 @@ from patron.tiers import queries as tier_queries
 # =========================================================================== check-in
 
 
-@dataclass(frozen=True)
-class CheckIn:
-    award: ActivityAward
-    streak: int
-    points: int
-    bonus_points: int
-
-
-def do_check_in(*, member: Member, at: dt.datetime | None = None) -> CheckIn:
-    """Daily check-in (签到): the program's activity points, streak bonuses, once per local day."""
-    award = earning.do_award_activity(member=member, activity=activities.DAILY_CHECKIN, at=at)
-    return CheckIn(award=award, streak=award.streak, points=award.points, bonus_points=award.bonus_points)
+def do_check_in(*, member: Member, at: dt.datetime | None = None) -> ActivityAward:
+    """Daily check-in (签到): the program's activity points, streak bonuses, once per local day. The
+    award says the streak, the points and the bonus in them."""
+    return earning.do_award_activity(member=member, activity=activities.DAILY_CHECKIN, at=at)
 
 
 # =========================================================================== badges
