@@ -30,6 +30,16 @@ def zone_named(name: str) -> ZoneInfo:
     return ZoneInfo(name) if name else member_zone()
 
 
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The start of a local day in the members' zone, as aware UTC."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=member_zone()).astimezone(dt.UTC)
+
+
+def local_day_end(day: dt.date) -> dt.datetime:
+    """The last second of a local day in the members' zone (an expiry, a validity), as aware UTC."""
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=member_zone()).astimezone(dt.UTC)
+
+
 def local_today() -> dt.date:
     """Today in the members' time zone (birthdays, month boundaries, quiet hours)."""
     return now().astimezone(member_zone()).date()

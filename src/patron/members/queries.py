@@ -76,14 +76,10 @@ class MemberFilter:
         if self.join_channel:
             qs = qs.filter(join_channel=self.join_channel)
         if self.joined_from:
-            qs = qs.filter(joined_at__gte=_start_of_local_day(self.joined_from))
+            qs = qs.filter(joined_at__gte=clock.local_midnight(self.joined_from))
         if self.joined_to:
-            qs = qs.filter(joined_at__lt=_start_of_local_day(self.joined_to + dt.timedelta(days=1)))
+            qs = qs.filter(joined_at__lt=clock.local_midnight(self.joined_to + dt.timedelta(days=1)))
         return qs
-
-
-def _start_of_local_day(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=clock.member_zone())
 
 
 # Below this many members a tag is "rare": fetch its members by the tag index. Above it, walk the
@@ -257,7 +253,7 @@ def _net_spend(member: Member) -> dict[str, str]:
 
 def dashboard_counts() -> dict[str, Any]:
     today = clock.local_today()
-    month_start = _start_of_local_day(today.replace(day=1))
+    month_start = clock.local_midnight(today.replace(day=1))
     live = Member.objects.filter(status__in=[MemberStatus.ACTIVE, MemberStatus.FROZEN, MemberStatus.PENDING])
     by_store = list(live.values("store__code", "store__name").annotate(n=Count("id")).order_by("-n")[:15])
     by_channel = list(live.values("join_channel").annotate(n=Count("id")).order_by("-n"))
@@ -276,7 +272,7 @@ def joins_by_month(months: int = 12) -> list[dict[str, Any]]:
     today = clock.local_today()
     first = (today.replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(day=1)
     rows = (
-        Member.objects.filter(joined_at__gte=_start_of_local_day(first))
+        Member.objects.filter(joined_at__gte=clock.local_midnight(first))
         .annotate(month=TruncMonth("joined_at", tzinfo=clock.member_zone()))
         .values("month")
         .annotate(n=Count("id"))

@@ -43,10 +43,6 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value if value is not None else 0)).quantize(CENT)
 
 
-def _local_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=clock.member_zone()).astimezone(dt.UTC)
-
-
 def _count_of(qs: QuerySet[Any]) -> Coalesce:
     """COUNT(*) of `qs` per outer batch, as a subquery (two joins in one query would multiply)."""
     counted = qs.filter(batch=OuterRef("pk")).order_by().values("batch").annotate(n=Count("pk")).values("n")
@@ -161,7 +157,7 @@ def uses_per_day(days: int = DAYS) -> list[dict[str, Any]]:
     first = today - dt.timedelta(days=days - 1)
     rows = (
         live_uses()
-        .filter(redeemed_at__gte=_local_midnight(first))
+        .filter(redeemed_at__gte=clock.local_midnight(first))
         .annotate(day=TruncDate("redeemed_at", tzinfo=clock.member_zone()))
         .order_by()
         .values("day")
@@ -229,7 +225,7 @@ def mall_by_month(months: int = MONTHS) -> list[dict[str, Any]]:
         first = (first - dt.timedelta(days=1)).replace(day=1)
     rows = (
         _spent_orders()
-        .filter(placed_at__gte=_local_midnight(first))
+        .filter(placed_at__gte=clock.local_midnight(first))
         .annotate(month=TruncMonth("placed_at", tzinfo=clock.member_zone()))
         .order_by()
         .values("month")

@@ -28,8 +28,7 @@ def local_day(at: dt.datetime) -> int:
 
 def start_of_day(day: int) -> dt.datetime:
     """Local midnight of `day`, as aware UTC."""
-    local = dt.datetime.combine(dt.date.fromordinal(day), dt.time(), tzinfo=clock.member_zone())
-    return local.astimezone(dt.UTC)
+    return clock.local_midnight(dt.date.fromordinal(day))
 
 
 def cents(amount: Decimal) -> int:

@@ -23,10 +23,6 @@ def refuse(code: str, message: str, /, **fields: str) -> ValidationFailed:
     return ValidationFailed(message, code=code, fields=fields)
 
 
-def local_day_end(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=clock.member_zone()).astimezone(dt.UTC)
-
-
 def local_period_start(at: dt.datetime, period: str) -> dt.datetime | None:
     """Start of the local day / month / year holding `at` (None for 'ever')."""
     local = at.astimezone(clock.member_zone())
@@ -38,7 +34,7 @@ def local_period_start(at: dt.datetime, period: str) -> dt.datetime | None:
         first = local.date().replace(month=1, day=1)
     else:
         return None
-    return dt.datetime.combine(first, dt.time(), tzinfo=clock.member_zone()).astimezone(dt.UTC)
+    return clock.local_midnight(first)
 
 
 def tier_codes() -> list[str]:

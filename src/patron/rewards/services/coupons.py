@@ -33,7 +33,7 @@ from patron.rewards.models import (
     CouponSource,
     CouponStatus,
 )
-from patron.rewards.services.common import TooManyAttempts, local_day_end, refuse
+from patron.rewards.services.common import TooManyAttempts, refuse
 
 # =========================================================================== coupon batches
 
@@ -127,7 +127,7 @@ def _validity(batch: CouponBatch, at: dt.datetime) -> tuple[dt.datetime | None, 
     until = batch.valid_until
     if batch.valid_days:
         local_day = at.astimezone(clock.member_zone()).date() + dt.timedelta(days=batch.valid_days - 1)
-        relative = local_day_end(local_day)
+        relative = clock.local_day_end(local_day)
         until = min(until, relative) if until else relative
     return batch.valid_from, until
 

@@ -40,7 +40,7 @@ from patron.rewards.models import (
     Reward,
     RewardKind,
 )
-from patron.rewards.services.common import local_day_end, local_period_start, refuse, tier_codes
+from patron.rewards.services.common import local_period_start, refuse, tier_codes
 from patron.rewards.services.coupons import check_can_issue, issue_locked
 from patron.tiers import queries as tier_queries
 from patron.tiers import services as tier_services
@@ -376,7 +376,7 @@ def _confirm(order: RedemptionOrder) -> RedemptionOrder:
         return _fulfil(order, reference=",".join(c.code or "" for c in coupons))
     if reward.kind == RewardKind.SERVICE:
         order.voucher_code = codes.random_codes(1)[0]
-        order.valid_until = local_day_end(
+        order.valid_until = clock.local_day_end(
             (now + dt.timedelta(days=reward.service_days or 0)).astimezone(clock.member_zone()).date()
         )
         order.save(update_fields=["voucher_code", "valid_until"])
