@@ -37,8 +37,9 @@ def _by_no(member_no: str) -> Member:
     return members.find_member(member_no=member_no)
 
 
-def _store(caller: Caller, code: str | None, *, required: bool) -> Store | None:
-    if not required and not code and caller.store_id is None:
+def _store(caller: Caller, code: str | None) -> Store | None:
+    """The store named or the key's own; none for an integration key that names none (e-commerce)."""
+    if not code and caller.store_id is None:
         return None
     return members.store_for_key(code, caller.store_id)
 
@@ -190,7 +191,7 @@ class CatalogQuery(Schema):
 def list_rewards(request: HttpRequest, filters: Query[CatalogQuery]) -> Any:
     """Rewards on offer now; with `member_no`, only those that member's tier may redeem."""
     who = require_scope(request, *READ)
-    store = _store(who, filters.store_code, required=False)
+    store = _store(who, filters.store_code)
     store_id = store.pk if store else None
     if filters.member_no:
         rewards = queries.catalog_for(_by_no(filters.member_no), store_id=store_id)
@@ -238,7 +239,7 @@ def place_order(request: HttpRequest, payload: OrderIn) -> Any:
                 reward=queries.get_reward(payload.reward_code),
                 quantity=payload.quantity,
                 channel="api",
-                store=_store(who, payload.store_code, required=False),
+                store=_store(who, payload.store_code),
                 fulfilment=payload.fulfilment,
                 pickup_store=_pickup_store(payload.pickup_store_code),
                 address=payload.address.dict() if payload.address else None,

@@ -21,7 +21,8 @@ from patron.rewards.models import (
     RedemptionOrder,
     Reward,
 )
-from patron.rewards.services import tier_allows
+from patron.rewards.services import allows_tier
+from patron.tiers import queries as tier_queries
 
 
 def catalog(*, store_id: int | None = None, at: dt.datetime | None = None) -> QuerySet[Reward]:
@@ -40,7 +41,8 @@ def catalog(*, store_id: int | None = None, at: dt.datetime | None = None) -> Qu
 
 def catalog_for(member: Member, *, store_id: int | None = None) -> list[Reward]:
     """What this member may redeem: the catalog less rewards reserved for other tiers."""
-    return [r for r in catalog(store_id=store_id) if tier_allows(r, member)]
+    tier_code = tier_queries.tier_code_of(member)  # once, not per reward
+    return [r for r in catalog(store_id=store_id) if allows_tier(r, tier_code)]
 
 
 def get_reward(code: str) -> Reward:

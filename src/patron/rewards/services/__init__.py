@@ -48,6 +48,7 @@ from patron.rewards.services.engagement import (
 from patron.rewards.services.mall import (
     REWARD_FIELDS,
     OrderRequest,
+    allows_tier,
     cancel_lapsed_orders,
     cancellable,
     check_available,
@@ -75,6 +76,7 @@ __all__ = [
     "OrderRequest",
     "RedeemRequest",
     "TooManyAttempts",
+    "allows_tier",
     "attempt_scopes",
     "award_badges",
     "backfill_badge",

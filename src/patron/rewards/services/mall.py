@@ -175,17 +175,20 @@ def do_add_partner_codes(*, reward: Reward, lines: Iterable[str]) -> int:
 # =========================================================================== mall orders
 
 
-def tier_allows(reward: Reward, member: Member) -> bool:
-    """Eligible tiers on the reward, plus the live model's exclusive-rewards benefits naming it."""
+def allows_tier(reward: Reward, tier_code: str | None) -> bool:
+    """Eligible tiers on the reward, plus the live model's exclusive-rewards benefits naming it;
+    none of either: every tier."""
     live = tier_services.live_model()
     allowed = set(reward.eligible_tiers)
     if live is not None:
         for spec in live.config.tiers:
             if any(isinstance(b, ExclusiveRewards) and reward.code in b.rewards for b in spec.benefits):
                 allowed.add(spec.code)
-    if not allowed:
-        return True
-    return tier_queries.tier_code_of(member) in allowed
+    return not allowed or tier_code in allowed
+
+
+def tier_allows(reward: Reward, member: Member) -> bool:
+    return allows_tier(reward, tier_queries.tier_code_of(member))
 
 
 def check_available(reward: Reward, *, store_id: int | None, at: dt.datetime | None = None) -> None:
