@@ -9,7 +9,7 @@ DEMO_MEMBERS ?= 20000
 DEMO_MONTHS ?= 24
 DEMO_ENV := PATRON_DEBUG=1
 
-.PHONY: demo test lint bench serve worker scheduler assets install install-dev browser migrate demo-data clean check-postgres
+.PHONY: demo test test-spark lint bench serve worker scheduler assets install install-dev browser migrate demo-data clean check-postgres
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -59,6 +59,15 @@ scheduler: migrate
 
 test: install-dev assets browser
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/pytest -n 2
+
+$(BIN)/.installed-spark: $(BIN)/.installed-dev pyproject.toml
+	@command -v java >/dev/null || (echo "make test-spark needs Java 17 (java on PATH)" >&2; exit 1)
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	touch $@
+
+# The analytics batch on Spark next to DuckDB (PySpark local mode, Java 17): CI runs it too.
+test-spark: $(BIN)/.installed-spark
+	PATRON_TEST_SPARK=1 DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/pytest -m spark
 
 lint: install-dev
 	$(BIN)/ruff format --check src tests bench

@@ -11,9 +11,14 @@ from django.db import connection
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     on_pg = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    # Spark needs Java and several seconds to start: `make test-spark` runs these (and CI does).
+    skip_spark = pytest.mark.skip(reason="runs on Spark: make test-spark")
+    with_spark = os.environ.get("PATRON_TEST_SPARK") == "1"
     for item in items:
         if "postgres" in item.keywords and not on_pg:
             item.add_marker(skip)
+        if "spark" in item.keywords and not with_spark:
+            item.add_marker(skip_spark)
 
 
 @pytest.fixture(autouse=True)

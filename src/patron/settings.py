@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "patron.tiers",
     "patron.earning",
     "patron.rewards",
+    "patron.analytics",
     "patron.console",
     "patron.api",
     "patron.demo",

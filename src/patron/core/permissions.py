@@ -78,6 +78,8 @@ class Perm(StrEnum):
     COUPONS_MANAGE = "coupons.manage"
     COUPONS_ISSUE = "coupons.issue"
     COUPONS_EXPORT = "coupons.export"
+    ANALYTICS_VIEW = "analytics.view"
+    ANALYTICS_MANAGE = "analytics.manage"
 
 
 _ALL = set(Role)
@@ -128,6 +130,11 @@ _GRANTS: dict[Perm, set[Role]] = {
     Perm.COUPONS_MANAGE: {Role.ADMIN, Role.MARKETER},
     # Giving a member a coupon by hand (service recovery) or a group in bulk.
     Perm.COUPONS_ISSUE: {Role.ADMIN, Role.MARKETER, Role.AGENT, Role.SUPERVISOR},
+    # Member analytics: RFM, classes, lifecycle, churn reasons and CLV (agents see them on the
+    # member page for win-back calls), the dashboard.
+    Perm.ANALYTICS_VIEW: {Role.ADMIN, Role.MARKETER, Role.ANALYST, Role.AGENT, Role.SUPERVISOR},
+    # Windows, bands and cut points; running a refresh now.
+    Perm.ANALYTICS_MANAGE: {Role.ADMIN, Role.ANALYST, Role.MARKETER},
     # Unused codes are bearer value: exporting them is for those who run the batches.
     Perm.COUPONS_EXPORT: {Role.ADMIN, Role.MARKETER},
 }

@@ -32,6 +32,7 @@ from pypinyin import lazy_pinyin
 from patron.core.context import Actor, acting_as
 from patron.core.permissions import Role
 from patron.demo import ledger_rows
+from patron.demo.analytics import AnalyticsStats, ensure_analytics
 from patron.demo.rewards import RewardsStats, ensure_rewards
 from patron.earning import queries as earning_queries
 from patron.earning import services as earning_services
@@ -319,6 +320,9 @@ class DemoConfig:
     batch_members: int = 2000
     points: bool = True  # write each member's points ledger too (ledger_rows.py)
     rewards: bool = True  # and a points mall with its use (rewards.py); needs points
+    # and monthly analytics refreshes (analytics.py): the `demo-data` command asks for them; tests
+    # that only need members and sales skip their seconds.
+    analytics: bool = False
 
 
 class _Weighted:
@@ -978,6 +982,7 @@ class DemoStats:
     ledger: ledger_rows.LedgerTotals | None = None
     tiers: int = 0  # members placed above the lowest tier by the live tier model
     rewards: RewardsStats | None = None
+    analytics: AnalyticsStats | None = None
 
     def count(self, rows: dict[str, list[tuple[Any, ...]]]) -> None:
         self.members += len(rows[MEMBER_COLUMNS[0]])
@@ -1098,6 +1103,8 @@ def generate(config: DemoConfig, progress: Callable[[DemoStats], None] | None = 
         stats.tiers = ensure_tier_models(config.now)
         if config.points and config.rewards:
             stats.rewards = ensure_rewards(config.now, config.seed)
+        if config.analytics:
+            stats.analytics = ensure_analytics(config.now)
     stats.seconds = time.monotonic() - started
     return stats
 

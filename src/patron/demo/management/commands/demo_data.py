@@ -42,6 +42,7 @@ class Command(BaseCommand):
             now=until,
             batch_members=max(1, options["batch"]),
             points=not options["no_points"],
+            analytics=True,
         )
         self.stdout.write(f"Generating {config.members:,} members over {config.months} months (seed {config.seed})…")
         self._last_report = 0.0
@@ -75,6 +76,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Points mall: {r.rewards} rewards, {r.orders:,} orders; {r.coupons:,} coupons issued, "
                 f"{r.redemptions:,} used at the till; {r.badges:,} badges awarded."
+            )
+        if stats.analytics is not None:
+            a = stats.analytics
+            self.stdout.write(
+                f"Analytics: {a.runs} refreshes; {a.members:,} members, {a.overdue:,} overdue, {a.gone_cold:,} gone "
+                f"cold; {a.transitions:,} lifecycle moves, {a.episodes:,} churn episodes."
             )
 
     def _ledger_summary(self, t: LedgerTotals) -> None:

@@ -1,0 +1,58 @@
+"""Reads of the analytics tables: a member's metrics and the reasons behind their churn flags, and
+the last run."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from patron.analytics import config
+from patron.analytics.models import MemberMetrics, MetricsRun, RunStatus
+from patron.members.models import Member
+
+
+def metrics_for(member: Member) -> MemberMetrics | None:
+    return MemberMetrics.objects.filter(member=member).first()
+
+
+def last_run() -> MetricsRun | None:
+    return MetricsRun.objects.filter(status=RunStatus.DONE).order_by("-finished_at", "-pk").first()
+
+
+def _days(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def churn_reasons(m: MemberMetrics, settings: config.Settings | None = None) -> list[str]:
+    """Each churn flag of the member, in words, from the figures the run stored."""
+    settings = settings or config.current()
+    reasons = []
+    if m.overdue:
+        reasons.append(
+            _(
+                "Overdue: usually buys every %(usual)s days (give or take %(spread)s); no purchase for "
+                "%(silent)s days, since %(last)s."
+            )
+            % {
+                "usual": _days(m.interval_median),
+                "spread": _days(m.interval_spread),
+                "silent": m.recency_days,
+                "last": m.last_purchase.isoformat() if m.last_purchase else "–",
+            }
+        )
+    if m.gone_cold:
+        reasons.append(
+            _(
+                "Gone cold: %(recent)s purchase days in the last %(recent_days)s days against %(earlier)s in the "
+                "%(base_days)s days before, under %(pct)s%% of the usual pace."
+            )
+            % {
+                "recent": m.cold_recent,
+                "recent_days": settings.cold_recent_days,
+                "earlier": m.cold_base,
+                "base_days": settings.cold_base_days,
+                "pct": round(settings.cold_ratio * 100),
+            }
+        )
+    return reasons

@@ -1,0 +1,168 @@
+"""The nightly refresh: read, compute on the engine, score CLV, write back, then tell the others.
+
+The whole write (metrics, transitions, episodes, the run's row) is one transaction, so readers see
+either the last run or this one, and a failed run changes nothing but its own row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from patron.analytics import config, engines, scoring
+from patron.analytics.errors import ErrorCode
+from patron.analytics.events import MemberOverdue, MemberWentCold, MetricsRefreshed
+from patron.analytics.models import (
+    ChurnEpisode,
+    ChurnKind,
+    LifecycleTransition,
+    MemberMetrics,
+    MetricsRun,
+    RunStatus,
+)
+from patron.analytics.services import writeback
+from patron.core import clock
+from patron.core.context import current_actor
+from patron.core.errors import Conflict, ValidationFailed
+from patron.core.events import publish
+
+STALE_AFTER = dt.timedelta(hours=3)  # a "running" row older than this belongs to a dead process
+CHUNK = 5000
+
+
+def refresh_metrics(*, as_of: dt.date | None = None, engine: str = "duckdb") -> MetricsRun:
+    """Compute every live member's metrics as of `as_of` (the program's today) and store them."""
+    if engine not in engines.ENGINES:
+        raise ValidationFailed(_("Unknown engine %(e)s.") % {"e": engine}, code=ErrorCode.UNKNOWN_ENGINE)
+    settings = config.current()
+    as_of = as_of or clock.local_today()
+    params = settings.params(as_of)
+    run = _start_run(as_of, engine, settings)
+    seconds: dict[str, float] = {}
+    try:
+        inputs = None
+        if engine != "postgres":
+            with _timed(seconds, "read"):
+                inputs = engines.read_inputs()
+        with _timed(seconds, "compute"):
+            result = engines.compute(engine, params, inputs)
+        with _timed(seconds, "clv"):
+            scores = scoring.score(
+                result.metrics,
+                params.as_of_day,
+                forecast_days=settings.forecast_days,
+                months=settings.clv_months,
+                monthly_discount=settings.monthly_discount,
+            )
+            rows = writeback.metrics_table(result, scores, as_of)
+        _store(run, rows, as_of, seconds, scores.fit)
+    except Exception as exc:
+        MetricsRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, finished_at=clock.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def _start_run(as_of: dt.date, engine: str, settings: config.Settings) -> MetricsRun:
+    with transaction.atomic():
+        busy = MetricsRun.objects.select_for_update().filter(
+            status=RunStatus.RUNNING, started_at__gt=clock.now() - STALE_AFTER
+        )
+        if busy.exists():
+            raise Conflict(_("A metrics refresh is already running."), code=ErrorCode.RUN_IN_PROGRESS)
+        return MetricsRun.objects.create(
+            as_of=as_of,
+            engine=engine,
+            started_at=clock.now(),
+            settings=settings.model_dump(mode="json"),
+            actor_label=current_actor().label[:150],
+        )
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    seconds[phase] = round(time.perf_counter() - started, 3)
+
+
+@transaction.atomic
+def _store(run: MetricsRun, rows: pa.Table, as_of: dt.date, seconds: dict[str, float], fit: dict[str, Any]) -> None:
+    started = time.perf_counter()
+    previous = engines.read_query(
+        f"SELECT member_id, lifecycle_stage FROM {MemberMetrics._meta.db_table}",
+        pa.schema([("member_id", pa.int64()), ("lifecycle_stage", pa.string())]),
+    )
+    writeback.replace_metrics(rows)
+    changes = writeback.lifecycle_changes(previous, rows)
+    LifecycleTransition.objects.bulk_create(
+        (LifecycleTransition(member_id=m, day=as_of, from_stage=a, to_stage=b) for m, a, b in changes),
+        batch_size=CHUNK,
+    )
+    opened = _update_episodes(rows, as_of)
+    seconds["write"] = round(time.perf_counter() - started, 3)
+    MetricsRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.DONE, finished_at=clock.now(), members=rows.num_rows, seconds=seconds, clv_fit=fit
+    )
+    publish(MetricsRefreshed(run_id=run.pk, as_of=as_of.isoformat(), members=rows.num_rows))
+    for episode in opened:
+        publish(_event(episode))
+
+
+def _update_episodes(rows: pa.Table, as_of: dt.date) -> list[ChurnEpisode]:
+    """Open an episode for each newly flagged member and close those no longer flagged."""
+    open_now = dict(
+        ((member_id, kind), pk)
+        for pk, member_id, kind in ChurnEpisode.objects.filter(ended_on=None).values_list("pk", "member_id", "kind")
+    )
+    member_ids = rows["member_id"].to_pylist()
+    details = _details(rows)
+    new: list[ChurnEpisode] = []
+    still: set[tuple[int, str]] = set()
+    for kind, column in ((ChurnKind.OVERDUE, "overdue"), (ChurnKind.GONE_COLD, "gone_cold")):
+        for index in writeback.flagged(rows, column):
+            key = (member_ids[index], str(kind))
+            still.add(key)
+            if key not in open_now:
+                new.append(ChurnEpisode(member_id=key[0], kind=kind, started_on=as_of, detail=details[kind](index)))
+    ended = [pk for key, pk in open_now.items() if key not in still]
+    for start in range(0, len(ended), CHUNK):
+        ChurnEpisode.objects.filter(pk__in=ended[start : start + CHUNK]).update(ended_on=as_of)
+    return ChurnEpisode.objects.bulk_create(new, batch_size=CHUNK)
+
+
+def _details(rows: pa.Table) -> dict[str, Any]:
+    """The figures behind each kind of flag, per row, kept on the episode when it opens."""
+    usual, spread = rows["interval_median"].to_pylist(), rows["interval_spread"].to_pylist()
+    silent = rows["recency_days"].to_pylist()
+    recent, earlier = rows["cold_recent"].to_pylist(), rows["cold_base"].to_pylist()
+    return {
+        ChurnKind.OVERDUE: lambda i: {"usual_days": usual[i], "spread_days": spread[i], "silent_days": silent[i]},
+        ChurnKind.GONE_COLD: lambda i: {"recent_purchases": recent[i], "earlier_purchases": earlier[i]},
+    }
+
+
+def _event(episode: ChurnEpisode) -> MemberOverdue | MemberWentCold:
+    d = episode.detail
+    if episode.kind == ChurnKind.OVERDUE:
+        return MemberOverdue(
+            member_id=episode.member_id,
+            episode_id=episode.pk,
+            usual_days=float(d["usual_days"]),
+            silent_days=int(d["silent_days"]),
+        )
+    return MemberWentCold(
+        member_id=episode.member_id,
+        episode_id=episode.pk,
+        recent_purchases=int(d["recent_purchases"]),
+        earlier_purchases=int(d["earlier_purchases"]),
+    )

@@ -1,0 +1,133 @@
+"""Writing a run's results: the metrics table replaced whole, lifecycle transitions and churn
+episodes. Called inside the run's transaction by `refresh`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from django.db import connection
+
+from patron.analytics.engines import Result
+from patron.analytics.models import MemberMetrics
+from patron.analytics.scoring import Scores
+
+CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
+
+# Metrics table column <- batch column, by kind of conversion.
+SAME = ("purchase_days", "receipts", "purchase_days_short", "purchase_days_medium", "purchase_days_long",
+        "interval_mean", "interval_median", "interval_spread", "refunds", "recency_days", "rfm_frequency",
+        "r_score", "f_score", "m_score", "overdue", "gone_cold", "cold_recent", "cold_base")  # fmt: skip
+RENAMED = {"points_earned": "earned", "points_redeemed": "redeemed"}
+MONEY = {"spend": "spend_cents", "spend_short": "spend_cents_short", "spend_medium": "spend_cents_medium",
+         "spend_long": "spend_cents_long", "average_basket": "average_basket_cents", "refunded": "refund_cents",
+         "rfm_monetary": "rfm_monetary"}  # fmt: skip
+DATES = {"first_purchase": "first_day", "last_purchase": "last_day"}
+BLANK_WHEN_NULL = ("rfm_segment", "value_class", "lifecycle_stage")
+
+
+def metrics_table(result: Result, scores: Scores, as_of: dt.date) -> pa.Table:
+    """The rows to store, as Arrow with the table's column names and types."""
+    m = result.metrics
+    n = m.num_rows
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "member_id": m["member_id"],
+        "as_of": pa.array([as_of] * n, pa.date32()),
+    }
+    for name, source in DATES.items():
+        columns[name] = pc.cast(m[source], pa.int32()).cast(pa.date32())
+    for name in SAME:
+        columns[name] = _no_nan(m[name])
+    for name, source in RENAMED.items():
+        columns[name] = m[source]
+    for name, source in MONEY.items():
+        columns[name] = money(m[source])
+    for name in BLANK_WHEN_NULL:
+        columns[name] = pc.fill_null(m[name], "")
+    columns["categories"] = _categories_json(m["member_id"], result.categories)
+    columns["p_alive"] = scores.p_alive
+    columns["expected_purchases"] = scores.expected_purchases
+    columns["expected_value"] = money(scores.expected_value_cents)
+    columns["clv"] = money(scores.clv_cents)
+    return pa.table(columns)
+
+
+def money(cents: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    return pc.multiply(pc.cast(cents, pa.decimal128(19, 0)), CENT)
+
+
+def _no_nan(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_floating(column.type):
+        return pc.if_else(pc.is_nan(column), None, column)
+    return column
+
+
+def _categories_json(member_ids: pa.ChunkedArray, pairs: pa.Table) -> pa.Array:
+    """Each member's sorted categories as a JSON list, in the metrics' member order."""
+    by_member: dict[int, list[str]] = {}
+    for member_id, category in zip(pairs["member_id"].to_pylist(), pairs["category"].to_pylist(), strict=True):
+        by_member.setdefault(member_id, []).append(category)
+    return pa.array([json.dumps(by_member.get(i, []), ensure_ascii=False) for i in member_ids.to_pylist()], pa.string())
+
+
+def replace_metrics(rows: pa.Table) -> None:
+    table = MemberMetrics._meta.db_table
+    names = ", ".join(rows.column_names)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            # TRUNCATE inside the transaction: readers see the old rows until the commit, and no
+            # million dead rows are left behind each night.
+            # Deferred foreign-key checks still pending in this transaction would block TRUNCATE.
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cur.execute(f"TRUNCATE {table}")
+            buffer = io.BytesIO()
+            pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
+            with cur.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+            return
+        cur.execute(f"DELETE FROM {table}")
+        marks = ", ".join(["%s"] * rows.num_columns)
+        for chunk in _python_rows(rows):
+            cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", chunk)
+
+
+def _python_rows(rows: pa.Table, size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+    for batch in rows.to_batches(size):
+        columns = [_sqlite_values(batch.column(i)) for i in range(batch.num_columns)]
+        yield list(zip(*columns, strict=True))
+
+
+def _sqlite_values(column: pa.Array) -> list[Any]:
+    values = column.to_pylist()
+    if pa.types.is_decimal(column.type):
+        return [None if v is None else str(v) for v in values]
+    if pa.types.is_date(column.type):
+        return [None if v is None else v.isoformat() for v in values]
+    return values
+
+
+def lifecycle_changes(previous: pa.Table, current: pa.Table) -> list[tuple[int, str, str]]:
+    """(member, from, to) for members whose stage changed since the last run; members new since then
+    come from ''. Nothing on the first run."""
+    if previous.num_rows == 0:
+        return []
+    before = dict(zip(previous["member_id"].to_pylist(), previous["lifecycle_stage"].to_pylist(), strict=True))
+    out = []
+    for member_id, stage in zip(current["member_id"].to_pylist(), current["lifecycle_stage"].to_pylist(), strict=True):
+        was = before.get(member_id, "")
+        if was != stage:
+            out.append((member_id, was, stage))
+    return out
+
+
+def flagged(metrics: pa.Table, column: str) -> np.ndarray:
+    """Indexes of the rows whose flag is set."""
+    return np.flatnonzero(np.asarray(metrics[column].fill_null(False).to_numpy(zero_copy_only=False)))
