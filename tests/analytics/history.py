@@ -31,8 +31,9 @@ def inputs(
     for member_id, purchases in history.items():
         for entry in purchases:
             kind = entry[2] if len(entry) == 3 else "sale"
-            rows.append({"txn_id": len(rows) + 1, "member_id": member_id, "ts": ts(entry[0]), "kind": kind,
-                         "cents": entry[1]})  # fmt: skip
+            rows.append(
+                {"txn_id": len(rows) + 1, "member_id": member_id, "ts": ts(entry[0]), "kind": kind, "cents": entry[1]}
+            )
     members = sorted(set(history) | set(joined or {}))
     joined = joined or {}
     return {

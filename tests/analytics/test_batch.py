@@ -130,10 +130,23 @@ def test_fixed_bands():
 
 @pytest.mark.parametrize(
     ("r", "f", "segment"),
-    [(5, 5, "champions"), (5, 4, "champions"), (4, 5, "loyal"), (3, 4, "loyal"), (5, 1, "new"), (4, 2, "potential"),
-     (3, 1, "hibernating"), (2, 2, "hibernating"), (2, 3, "at_risk"), (1, 4, "at_risk"), (1, 5, "cant_lose"),
-     (2, 5, "cant_lose"), (1, 1, "lost"), (1, 2, "lost")],
-)  # fmt: skip
+    [
+        (5, 5, "champions"),
+        (5, 4, "champions"),
+        (4, 5, "loyal"),
+        (3, 4, "loyal"),
+        (5, 1, "new"),
+        (4, 2, "potential"),
+        (3, 1, "hibernating"),
+        (2, 2, "hibernating"),
+        (2, 3, "at_risk"),
+        (1, 4, "at_risk"),
+        (1, 5, "cant_lose"),
+        (2, 5, "cant_lose"),
+        (1, 1, "lost"),
+        (1, 2, "lost"),
+    ],
+)
 def test_rfm_segments_from_r_and_f(r, f, segment):
     recency_days = {5: 10, 4: 45, 3: 90, 2: 180, 1: 300}[r]
     times = {1: 1, 2: 2, 3: 4, 4: 8, 5: 9}[f]

@@ -81,10 +81,18 @@ def test_the_metrics_equal_plain_sql_over_the_demo_data(demo):
 
     expected = plain_sql_figures(AS_OF)
     stored = {
-        m.member_id: (m.purchase_days, m.receipts, m.spend, m.first_purchase, m.last_purchase, m.refunds,
-                      m.purchase_days_long, m.spend_long)
+        m.member_id: (
+            m.purchase_days,
+            m.receipts,
+            m.spend,
+            m.first_purchase,
+            m.last_purchase,
+            m.refunds,
+            m.purchase_days_long,
+            m.spend_long,
+        )
         for m in MemberMetrics.objects.filter(purchase_days__gt=0)
-    }  # fmt: skip
+    }
     live_ids = set(Member.objects.filter(status__in=LIVE_STATUSES).values_list("pk", flat=True))
     expected = {k: v for k, v in expected.items() if k in live_ids}
     assert len(stored) > 300

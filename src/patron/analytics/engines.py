@@ -32,13 +32,18 @@ ENGINES = ("duckdb", "postgres", "spark")
 
 SCHEMAS = {
     "purchases": pa.schema(
-        [("txn_id", pa.int64()), ("member_id", pa.int64()), ("ts", pa.int64()), ("kind", pa.string()),
-         ("cents", pa.int64())]
+        [
+            ("txn_id", pa.int64()),
+            ("member_id", pa.int64()),
+            ("ts", pa.int64()),
+            ("kind", pa.string()),
+            ("cents", pa.int64()),
+        ]
     ),
     "members": pa.schema([("member_id", pa.int64()), ("joined_ts", pa.int64())]),
     "points": pa.schema([("member_id", pa.int64()), ("earned", pa.int64()), ("redeemed", pa.int64())]),
     "lines": pa.schema([("member_id", pa.int64()), ("ts", pa.int64()), ("category", pa.string())]),
-}  # fmt: skip
+}
 
 
 def _epoch(column: str) -> str:
@@ -112,8 +117,9 @@ def _read_cursor(query: str, schema: pa.Schema, chunk: int = 100_000) -> pa.Tabl
         cur.execute(query)
         while rows := cur.fetchmany(chunk):
             columns = list(zip(*rows, strict=True))
-            batches.append(pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)],
-                                           schema=schema))  # fmt: skip
+            batches.append(
+                pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+            )
     return pa.Table.from_batches(batches, schema=schema)
 
 

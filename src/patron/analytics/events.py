@@ -33,3 +33,10 @@ class MetricsRefreshed(DomainEvent):
     run_id: int
     as_of: str
     members: int
+
+
+@dataclass(frozen=True)
+class SegmentSnapshotTaken(DomainEvent):
+    snapshot_id: int
+    segment_id: int
+    members: int

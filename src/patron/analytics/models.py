@@ -154,3 +154,46 @@ class MetricsRun(models.Model):
     settings = models.JSONField(default=dict)  # the settings the run used
     error = models.TextField(blank=True)
     actor_label = models.CharField(max_length=150, blank=True)
+
+
+class Segment(models.Model):
+    """A saved audience (人群): rules over members (`analytics.segments`), evaluated when used."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    rules = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField()
+    updated_by = models.CharField(max_length=150, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The count the last time anyone looked, for the list page (a live count is one click away).
+    last_count = models.IntegerField(null=True, blank=True)
+    last_counted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=Q(archived_at__isnull=True), name="segment_live_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentSnapshot(models.Model):
+    """A segment's members frozen at one moment, so a campaign's audience does not shift mid-send."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="snapshots")
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    rules = models.JSONField(default=dict)  # the rules as they were
+    taken_at = models.DateTimeField()
+    taken_by = models.CharField(max_length=150, blank=True)
+    member_count = models.IntegerField(default=0)
+
+
+class SnapshotMember(models.Model):
+    snapshot = models.ForeignKey(SegmentSnapshot, on_delete=models.CASCADE, related_name="members")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["snapshot", "member"], name="snapshot_member_once")]

@@ -3,10 +3,13 @@ the last run."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from patron.analytics import config
-from patron.analytics.models import MemberMetrics, MetricsRun, RunStatus
+from patron.analytics import config, segments
+from patron.analytics.models import MemberMetrics, MetricsRun, RunStatus, Segment, SegmentSnapshot, SnapshotMember
 from patron.members.models import Member
 
 
@@ -56,3 +59,29 @@ def churn_reasons(m: MemberMetrics, settings: config.Settings | None = None) -> 
             }
         )
     return reasons
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def segments_list(*, archived: bool = False) -> QuerySet[Segment]:
+    return Segment.objects.filter(archived_at__isnull=not archived).order_by("name")
+
+
+def segment_count(rules: Any) -> int:
+    return segments.members_matching(rules).count()
+
+
+def segment_sample(rules: Any, size: int = 20) -> list[Member]:
+    """The most recently joined matching members: cheap at any size, unlike a random sample."""
+    return list(
+        segments.members_matching(rules).select_related("store", "metrics").order_by("-joined_at", "-pk")[:size]
+    )
+
+
+def segment_members(segment: Segment) -> QuerySet[Member]:
+    return segments.members_matching(segment.rules)
+
+
+def snapshot_members(snapshot: SegmentSnapshot) -> QuerySet[Member]:
+    return Member.objects.filter(pk__in=SnapshotMember.objects.filter(snapshot=snapshot).values("member_id"))

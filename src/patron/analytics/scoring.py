@@ -41,11 +41,22 @@ def score(metrics: pa.Table, as_of_day: int, *, forecast_days: int, months: int,
     purchases = clv.fit_bgnbd(summary.x, summary.t_x, summary.T)
     value = clv.fit_gamma_gamma(summary.x, summary.m)
     fit = {
-        "bgnbd": {"r": purchases.r, "alpha": purchases.alpha, "a": purchases.a, "b": purchases.b,
-                  "log_likelihood": purchases.log_likelihood, "members": purchases.members},
-        "gamma_gamma": {"p": value.p, "q": value.q, "v": value.v, "log_likelihood": value.log_likelihood,
-                        "members": value.members},
-    }  # fmt: skip
+        "bgnbd": {
+            "r": purchases.r,
+            "alpha": purchases.alpha,
+            "a": purchases.a,
+            "b": purchases.b,
+            "log_likelihood": purchases.log_likelihood,
+            "members": purchases.members,
+        },
+        "gamma_gamma": {
+            "p": value.p,
+            "q": value.q,
+            "v": value.v,
+            "log_likelihood": value.log_likelihood,
+            "members": value.members,
+        },
+    }
     if not _usable(purchases, value):
         log.warning("CLV fit not usable: %s", fit)
         nulls.fit = {**fit, "skipped": "the fitted parameters give no finite expectation"}

@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from patron.core import clock
@@ -76,9 +77,9 @@ def _cells(member: Member, tags: list[str], reveal: bool) -> list[Any]:
     ]
 
 
-def _chunks(flt: MemberFilter) -> Iterator[list[Member]]:
+def _chunks(members: QuerySet[Member]) -> Iterator[list[Member]]:
     """Members in id order, a chunk at a time, so a million rows never sit in memory at once."""
-    qs = flt.apply(Member.objects.select_related("store")).order_by("pk")
+    qs = members.select_related("store").order_by("pk")
     last = 0
     while True:
         chunk = list(qs.filter(pk__gt=last)[:CHUNK])
@@ -96,9 +97,9 @@ def _tags_of(members: list[Member]) -> dict[int, list[str]]:
     return tags
 
 
-def member_rows(flt: MemberFilter, reveal: bool) -> Iterator[list[Any]]:
+def member_rows(members: QuerySet[Member], reveal: bool) -> Iterator[list[Any]]:
     yield export_headers()
-    for chunk in _chunks(flt):
+    for chunk in _chunks(members):
         tags = _tags_of(chunk)
         for member in chunk:
             yield _cells(member, tags.get(member.pk, []), reveal)
@@ -158,16 +159,26 @@ def filter_summary(flt: MemberFilter) -> dict[str, str]:
 
 
 def do_export_members(flt: MemberFilter, fmt: str, user: Any) -> tuple[str, str, Iterator[bytes] | bytes]:
-    """(content type, file name, content): a stream for CSV, bytes for Excel. Writes the audit row first."""
+    """(content type, file name, content) of the member list's filtered members."""
+    return export_members(
+        flt.apply(Member.objects.all()), fmt, user, audit={"filters": filter_summary(flt)}, name="members"
+    )
+
+
+def export_members(
+    members: QuerySet[Member], fmt: str, user: Any, *, audit: dict[str, Any], name: str
+) -> tuple[str, str, Iterator[bytes] | bytes]:
+    """(content type, file name, content): a stream for CSV, bytes for Excel. Writes the audit row
+    first, with `audit` saying which members (filters, a segment)."""
     if fmt not in FORMATS:
         fmt = "csv"
     reveal = has_perm(user, Perm.MEMBERS_REVEAL)
     record_audit(
         "members.export",
         object_type="members.member",
-        after={"format": fmt, "filters": filter_summary(flt), "phones": "full" if reveal else "masked"},
+        after={"format": fmt, **audit, "phones": "full" if reveal else "masked"},
     )
-    filename = f"members-{clock.now().astimezone(clock.member_zone()):%Y%m%d-%H%M}.{fmt}"
-    rows = member_rows(flt, reveal)
+    filename = f"{name}-{clock.now().astimezone(clock.member_zone()):%Y%m%d-%H%M}.{fmt}"
+    rows = member_rows(members, reveal)
     content: Iterator[bytes] | bytes = csv_stream(rows) if fmt == "csv" else xlsx_bytes(rows)
     return FORMATS[fmt], filename, content

@@ -33,8 +33,9 @@ def update_settings(changes: dict[str, Any]) -> config.Settings:
     row.updated_at = clock.now()
     row.updated_by = current_actor().label[:150]
     row.save()
-    record_audit("analytics.settings_update", object_type="analytics_settings", object_id=1, before=before,
-                 after=row.config)  # fmt: skip
+    record_audit(
+        "analytics.settings_update", object_type="analytics_settings", object_id=1, before=before, after=row.config
+    )
     transaction.on_commit(config.forget)
     config.forget()
     return settings

@@ -23,13 +23,36 @@ from patron.analytics.scoring import Scores
 CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
 
 # Metrics table column <- batch column, by kind of conversion.
-SAME = ("purchase_days", "receipts", "purchase_days_short", "purchase_days_medium", "purchase_days_long",
-        "interval_mean", "interval_median", "interval_spread", "refunds", "recency_days", "rfm_frequency",
-        "r_score", "f_score", "m_score", "overdue", "gone_cold", "cold_recent", "cold_base")  # fmt: skip
+SAME = (
+    "purchase_days",
+    "receipts",
+    "purchase_days_short",
+    "purchase_days_medium",
+    "purchase_days_long",
+    "interval_mean",
+    "interval_median",
+    "interval_spread",
+    "refunds",
+    "recency_days",
+    "rfm_frequency",
+    "r_score",
+    "f_score",
+    "m_score",
+    "overdue",
+    "gone_cold",
+    "cold_recent",
+    "cold_base",
+)
 RENAMED = {"points_earned": "earned", "points_redeemed": "redeemed"}
-MONEY = {"spend": "spend_cents", "spend_short": "spend_cents_short", "spend_medium": "spend_cents_medium",
-         "spend_long": "spend_cents_long", "average_basket": "average_basket_cents", "refunded": "refund_cents",
-         "rfm_monetary": "rfm_monetary"}  # fmt: skip
+MONEY = {
+    "spend": "spend_cents",
+    "spend_short": "spend_cents_short",
+    "spend_medium": "spend_cents_medium",
+    "spend_long": "spend_cents_long",
+    "average_basket": "average_basket_cents",
+    "refunded": "refund_cents",
+    "rfm_monetary": "rfm_monetary",
+}
 DATES = {"first_purchase": "first_day", "last_purchase": "last_day"}
 BLANK_WHEN_NULL = ("rfm_segment", "value_class", "lifecycle_stage")
 
