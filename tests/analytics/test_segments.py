@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
+from django.utils import translation
 
 from patron.analytics import queries, segments, services
 from patron.analytics.models import MemberMetrics, SegmentSnapshot
@@ -204,13 +205,13 @@ def test_and_or_groups(world):
 @pytest.mark.parametrize(
     ("rules", "fragment"),
     [
-        (one("no_such_field", value=1), "no_such_field"),
-        (one("lifecycle_stage", value=[]), "lifecycle_stage"),
-        (one("lifecycle_stage", value=["asleep"]), "asleep"),
-        (one("clv", value=[900, 100]), "clv"),
-        (one("clv", value=[None, None]), "clv"),
-        (one("overdue", value="yes"), "overdue"),
-        (one("tags", op="in", value=["x"]), "tags"),
+        (one("no_such_field", value=1), "Unknown field no_such_field."),
+        (one("lifecycle_stage", value=[]), "Lifecycle stage: pick at least one value."),
+        (one("lifecycle_stage", value=["asleep"]), "Lifecycle stage: unknown value asleep."),
+        (one("clv", value=[900, 100]), "Customer lifetime value: the lower end is above the upper end."),
+        (one("clv", value=[None, None]), "Customer lifetime value: give at least one end of the range."),
+        (one("overdue", value="yes"), "Overdue for the usual purchase: yes or no."),
+        (one("tags", op="in", value=["x"]), "Tags: any of, all of or none of."),
         ({"match": "every", "conditions": []}, "match"),
         (
             {
@@ -227,7 +228,7 @@ def test_and_or_groups(world):
     ],
 )
 def test_bad_rules_are_refused_naming_the_condition(db, rules, fragment):
-    with pytest.raises(ValidationFailed) as exc:
+    with translation.override("en"), pytest.raises(ValidationFailed) as exc:
         services.checked_rules(rules)
     assert exc.value.code == "invalid_segment"
     assert fragment in str(exc.value)

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db.models import Exists, OuterRef, Q, Sum
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -54,6 +55,13 @@ Kind = Literal["choice", "range", "flag", "tags", "text", "attribute", "behaviou
 
 class SegmentError(ValueError):
     """A rule that cannot be applied; its message names the condition."""
+
+
+def refused(cond: Condition, problem: str) -> SegmentError:
+    """The error for one condition, naming its field as the builder shows it."""
+    spec = FIELDS.get(cond.field)
+    label = spec.label if spec else cond.field
+    return SegmentError(gettext("%(field)s: %(problem)s.") % {"field": label, "problem": problem})
 
 
 # --------------------------------------------------------------------------- the rules' shape
@@ -122,27 +130,27 @@ def _between(lookup: str, cond: Condition, cast: Callable[[Any], Any] = Decimal)
 def _range(cond: Condition) -> tuple[Any, Any]:
     value = cond.value
     if not isinstance(value, list | tuple) or len(value) != 2:
-        raise SegmentError(f"{cond.field}: a range is [at least, at most]")
+        raise refused(cond, gettext("a range is [at least, at most]"))
     low, high = value
     for side in (low, high):
         if side is not None and not isinstance(side, int | float | str | Decimal):
-            raise SegmentError(f"{cond.field}: the range's ends are numbers")
+            raise refused(cond, gettext("the ends of the range are numbers"))
     try:
         low = None if low in (None, "") else Decimal(str(low))
         high = None if high in (None, "") else Decimal(str(high))
     except ArithmeticError as exc:
-        raise SegmentError(f"{cond.field}: the range's ends are numbers") from exc
+        raise refused(cond, gettext("the ends of the range are numbers")) from exc
     if low is None and high is None:
-        raise SegmentError(f"{cond.field}: give at least one end of the range")
+        raise refused(cond, gettext("give at least one end of the range"))
     if low is not None and high is not None and low > high:
-        raise SegmentError(f"{cond.field}: the lower end is above the upper end")
+        raise refused(cond, gettext("the lower end is above the upper end"))
     return low, high
 
 
 def _values(cond: Condition) -> list[Any]:
     value = cond.value
     if not isinstance(value, list) or not value or not all(isinstance(v, str | int) for v in value):
-        raise SegmentError(f"{cond.field}: pick at least one value")
+        raise refused(cond, gettext("pick at least one value"))
     return value
 
 
@@ -152,7 +160,7 @@ def _in(lookup: str) -> Callable[[Condition], Q]:
         if cond.op == "not_in":
             return ~q
         if cond.op != "in":
-            raise SegmentError(f"{cond.field}: 'in' or 'not_in'")
+            raise refused(cond, gettext("is one of, or is none of"))
         return q
 
     return build
@@ -161,7 +169,7 @@ def _in(lookup: str) -> Callable[[Condition], Q]:
 def _flag(lookup: str) -> Callable[[Condition], Q]:
     def build(cond: Condition) -> Q:
         if not isinstance(cond.value, bool):
-            raise SegmentError(f"{cond.field}: yes or no")
+            raise refused(cond, gettext("yes or no"))
         return Q(**{lookup: cond.value})
 
     return build
@@ -177,7 +185,7 @@ def _checked_choices(spec_choices: Callable[[], list[tuple[str, str]]]) -> Calla
         chosen = _values(cond)
         unknown = [v for v in chosen if str(v) not in allowed]
         if unknown:
-            raise SegmentError(f"{cond.field}: unknown value {unknown[0]}")
+            raise refused(cond, gettext("unknown value %(v)s") % {"v": unknown[0]})
         return chosen
 
     return values
@@ -219,14 +227,14 @@ def _joined_days(cond: Condition) -> Q:
 def _birthday_month(cond: Condition) -> Q:
     months = [int(v) for v in _values(cond)]
     if any(not 1 <= m <= 12 for m in months):
-        raise SegmentError("birthday_month: months are 1 to 12")
+        raise refused(cond, gettext("months are 1 to 12"))
     q = Q(birthday__month__in=months)
     return ~q if cond.op == "not_in" else q
 
 
 def _has_email(cond: Condition) -> Q:
     if not isinstance(cond.value, bool):
-        raise SegmentError("has_email: yes or no")
+        raise refused(cond, gettext("yes or no"))
     return ~Q(email="") if cond.value else Q(email="")
 
 
@@ -234,7 +242,7 @@ def _text_in(lookup: str) -> Callable[[Condition], Q]:
     def build(cond: Condition) -> Q:
         values = [str(v).strip() for v in _values(cond) if str(v).strip()]
         if not values:
-            raise SegmentError(f"{cond.field}: give at least one value")
+            raise refused(cond, gettext("pick at least one value"))
         q = Q(**{f"{lookup}__in": values})
         return ~q if cond.op == "not_in" else q
 
@@ -243,7 +251,7 @@ def _text_in(lookup: str) -> Callable[[Condition], Q]:
 
 def _attribute(cond: Condition) -> Q:
     if not cond.key:
-        raise SegmentError("attribute: which profile field")
+        raise refused(cond, gettext("choose the profile field"))
     values = _values(cond)
     has = MemberAttribute.objects.filter(member=OuterRef("pk"), definition__key=cond.key, value__in=values)
     return ~Q(Exists(has)) if cond.op == "not_in" else Q(Exists(has))
@@ -260,7 +268,7 @@ def _tags(cond: Condition) -> Q:
     if cond.op == "none":
         return ~tagged
     if cond.op != "any":
-        raise SegmentError("tags: 'any', 'all' or 'none'")
+        raise refused(cond, gettext("any of, all of or none of"))
     return tagged
 
 
@@ -346,7 +354,7 @@ def _store_spend(cond: Condition) -> Q:
 def _consent(cond: Condition) -> Q:
     """The current consent is the latest record for the purpose (records are append-only)."""
     if cond.value not in ConsentPurpose.values:
-        raise SegmentError("consent: unknown purpose")
+        raise refused(cond, gettext("unknown purpose"))
     records = ConsentRecord.objects.filter(purpose=cond.value)
     later = records.filter(member_id=OuterRef("member_id")).filter(
         Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), pk__gt=OuterRef("pk"))
@@ -482,7 +490,9 @@ def parse(rules: dict[str, Any] | Group) -> Group:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise SegmentError(f"{where}: {first['msg']}" if where else first["msg"]) from exc
+        # A wrong shape is no builder's doing: pydantic's own words, and where.
+        message = gettext("The rules are not valid: %(where)s %(msg)s") % {"where": where, "msg": first["msg"]}
+        raise SegmentError(message) from exc
     compile_rules(group)  # every condition builds, or the error names it
     return group
 
@@ -499,10 +509,38 @@ def compile_rules(group: Group) -> Q:
 def _condition(cond: Condition) -> Q:
     spec = FIELDS.get(cond.field)
     if spec is None:
-        raise SegmentError(f"unknown field {cond.field!r}")
+        raise SegmentError(gettext("Unknown field %(f)s.") % {"f": cond.field})
     return spec.build(cond)
 
 
 def members_matching(rules: dict[str, Any] | Group) -> Any:
     """Live members matching the rules, as a queryset (no rules: every live member)."""
     return Member.objects.filter(status__in=LIVE_STATUSES).filter(compile_rules(parse(rules)))
+
+
+# --------------------------------------------------------------------------- for the builder
+
+
+def catalog() -> dict[str, Any]:
+    """What the console's builder offers: every field with its label, kind, group and choices (in
+    the page's language), and the profile fields' definitions for `attribute` conditions."""
+    from patron.core.i18n import in_reader_language
+    from patron.members.models import AttributeDefinition
+
+    fields = [
+        {
+            "key": spec.key,
+            "label": str(spec.label),
+            "kind": spec.kind,
+            "group": str(spec.group),
+            "choices": [[k, v] for k, v in spec.choices()] if spec.choices else [],
+            "unit": spec.unit,
+            **spec.extra,
+        }
+        for spec in FIELDS.values()
+    ]
+    attributes = [
+        {"key": d.key, "label": in_reader_language(d.label, d.label_en), "choices": d.choices or []}
+        for d in AttributeDefinition.objects.filter(is_active=True).order_by("key")
+    ]
+    return {"fields": fields, "attributes": attributes, "stores": [[k, v] for k, v in _stores()]}

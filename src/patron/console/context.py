@@ -30,12 +30,14 @@ NAVIGATION: list[tuple[str, Any, Perm | None]] = [
     ("rewards:batches", _("Coupons"), Perm.COUPONS_VIEW),
     ("rewards:lookup", _("Coupon lookup"), Perm.COUPONS_VIEW),
     ("rewards:badges", _("Badges"), Perm.REWARDS_VIEW),
+    ("kpi:dashboard", _("Member analytics"), Perm.ANALYTICS_VIEW),
+    ("analytics:segments", _("Segments"), Perm.SEGMENTS_VIEW),
     ("ledger:finance", _("Points finance"), Perm.FINANCE_VIEW),
     ("apikeys:list", _("API keys"), Perm.APIKEYS_MANAGE),
     ("console:audit_log", _("Audit log"), Perm.AUDIT_VIEW),
 ]
 
-COMING = [_("Analytics"), _("Campaigns"), _("Service desk"), _("Events")]
+COMING = [_("Campaigns"), _("Service desk"), _("Events")]
 
 
 def console(request: HttpRequest) -> dict[str, Any]:

@@ -80,6 +80,8 @@ class Perm(StrEnum):
     COUPONS_EXPORT = "coupons.export"
     ANALYTICS_VIEW = "analytics.view"
     ANALYTICS_MANAGE = "analytics.manage"
+    SEGMENTS_VIEW = "segments.view"
+    SEGMENTS_MANAGE = "segments.manage"
 
 
 _ALL = set(Role)
@@ -135,6 +137,10 @@ _GRANTS: dict[Perm, set[Role]] = {
     Perm.ANALYTICS_VIEW: {Role.ADMIN, Role.MARKETER, Role.ANALYST, Role.AGENT, Role.SUPERVISOR},
     # Windows, bands and cut points; running a refresh now.
     Perm.ANALYTICS_MANAGE: {Role.ADMIN, Role.ANALYST, Role.MARKETER},
+    # Reading segments and counting members live; exporting their members needs MEMBERS_EXPORT too.
+    Perm.SEGMENTS_VIEW: {Role.ADMIN, Role.MARKETER, Role.ANALYST, Role.SUPERVISOR},
+    # Saving, archiving and freezing segments into snapshots for campaigns.
+    Perm.SEGMENTS_MANAGE: {Role.ADMIN, Role.MARKETER, Role.ANALYST},
     # Unused codes are bearer value: exporting them is for those who run the batches.
     Perm.COUPONS_EXPORT: {Role.ADMIN, Role.MARKETER},
 }

@@ -21,9 +21,15 @@ from patron.core.events import publish
 def checked_rules(rules: Any) -> dict[str, Any]:
     """The rules validated and normalised, or a ValidationFailed naming the condition at fault."""
     try:
-        return segments.parse(rules).model_dump(mode="json", exclude_defaults=True)
+        return _canonical(segments.parse(rules).model_dump(mode="json", exclude_defaults=True))
     except segments.SegmentError as exc:
         raise ValidationFailed(str(exc), code=ErrorCode.INVALID_SEGMENT, fields={"rules": str(exc)}) from exc
+
+
+def _canonical(group: dict[str, Any]) -> dict[str, Any]:
+    """Defaults left out of conditions, but every group says how it matches and what it holds."""
+    items = [_canonical(c) if "conditions" in c or "match" in c else c for c in group.get("conditions", [])]
+    return {"match": group.get("match", "all"), "conditions": items}
 
 
 def _checked_name(name: str) -> str:

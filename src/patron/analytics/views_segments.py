@@ -1,0 +1,219 @@
+"""Console pages of segments (人群): the list, the builder with its live count and sample, snapshots
+and exports. Views stay thin: parse, call one service or query, render; a refusal goes back onto
+the page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from patron.analytics import queries, segments, services
+from patron.analytics.models import Segment, SegmentSnapshot
+from patron.core.errors import DomainError
+from patron.core.permissions import Perm, has_perm, require_perm
+from patron.core.views import page_number
+from patron.members import exports
+from patron.members.phones import mask_phone
+from patron.members.queries import paginate
+
+SAMPLE = 20
+
+
+def _rules_from(request: HttpRequest) -> Any:
+    """The builder posts its rules as JSON; a broken post is an empty object, refused later."""
+    try:
+        return json.loads(request.POST.get("rules") or "{}")
+    except json.JSONDecodeError:
+        return {"match": "broken"}
+
+
+def builder_words() -> dict[str, str]:
+    """The builder script's words, in the page's language."""
+    return {
+        "all": _("all of these"),
+        "any": _("any of these"),
+        "in": _("is one of"),
+        "not_in": _("is none of"),
+        "tag_any": _("has any of"),
+        "tag_all": _("has all of"),
+        "tag_none": _("has none of"),
+        "yes": _("Yes"),
+        "no": _("No"),
+        "min": _("at least"),
+        "max": _("at most"),
+        "days": _("in the last … days"),
+        "expiring_days": _("within … days"),
+        "stores": _("in stores (none chosen: all)"),
+        "add": _("Add a condition"),
+        "add_group": _("Add a group"),
+        "remove": _("Remove"),
+        "values": _("values, separated by commas"),
+        "field": _("Choose a field"),
+        "match": _("Members matching"),
+        "granted": _("granted"),
+        "not_granted": _("not granted"),
+        "attribute": _("profile field"),
+        "every": _("No condition yet: every live member."),
+    }
+
+
+def _builder(request: HttpRequest, segment: Segment | None, status: int = 200, **extra: Any) -> HttpResponse:
+    rules = extra.pop("rules", segment.rules if segment else {"match": "all", "conditions": []})
+    context = {
+        "segment": segment,
+        "rules_json": rules,
+        "catalog": segments.catalog(),
+        "words": builder_words(),
+        "can_manage": has_perm(request.user, Perm.SEGMENTS_MANAGE),
+        "can_export": has_perm(request.user, Perm.MEMBERS_EXPORT),
+        "snapshots": segment.snapshots.order_by("-taken_at")[:20] if segment else [],
+        **extra,
+    }
+    return render(request, "analytics/segment_builder.html", context, status=status)
+
+
+@require_perm(Perm.SEGMENTS_VIEW)
+def segment_list(request: HttpRequest) -> HttpResponse:
+    archived = request.GET.get("archived") == "1"
+    context = {
+        "segments": queries.segments_list(archived=archived),
+        "archived": archived,
+        "can_manage": has_perm(request.user, Perm.SEGMENTS_MANAGE),
+    }
+    return render(request, "analytics/segment_list.html", context)
+
+
+@require_perm(Perm.SEGMENTS_MANAGE)
+def segment_new(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _builder(request, None)
+    rules = _rules_from(request)
+    try:
+        segment = services.create_segment(
+            name=request.POST.get("name", ""), description=request.POST.get("description", ""), rules=rules
+        )
+    except DomainError as exc:
+        return _builder(request, None, status=422, error=exc, rules=rules, name=request.POST.get("name", ""))
+    messages.success(request, _("Segment saved."))
+    return redirect("analytics:segment", pk=segment.pk)
+
+
+@require_perm(Perm.SEGMENTS_VIEW)
+def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=pk)
+    if request.method != "POST":
+        return _builder(request, segment)
+    if not has_perm(request.user, Perm.SEGMENTS_MANAGE):
+        raise DjangoDenied(Perm.SEGMENTS_MANAGE)
+    rules = _rules_from(request)
+    try:
+        services.update_segment(
+            segment, name=request.POST.get("name", ""), description=request.POST.get("description", ""), rules=rules
+        )
+    except DomainError as exc:
+        return _builder(request, segment, status=422, error=exc, rules=rules)
+    messages.success(request, _("Segment saved."))
+    return redirect("analytics:segment", pk=segment.pk)
+
+
+@require_POST
+@require_perm(Perm.SEGMENTS_VIEW)
+def segment_count(request: HttpRequest) -> HttpResponse:
+    """The builder's live count and sample (htmx), for the rules being edited."""
+    rules = _rules_from(request)
+    context: dict[str, Any] = {}
+    try:
+        services.checked_rules(rules)
+        context["count"] = queries.segment_count(rules)
+        context["sample"] = [(m, mask_phone(m.phone)) for m in queries.segment_sample(rules, SAMPLE)]
+    except DomainError as exc:
+        context["error"] = exc
+    segment_id = request.POST.get("segment")
+    if segment_id and "count" in context and segment_id.isdigit():
+        segment = Segment.objects.filter(pk=int(segment_id), archived_at=None).first()
+        if segment is not None and segment.rules == services.checked_rules(rules):
+            services.record_count(segment, context["count"])
+    return render(request, "analytics/_segment_count.html", context)
+
+
+@require_POST
+@require_perm(Perm.SEGMENTS_MANAGE)
+def segment_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=pk)
+    try:
+        snapshot = services.take_snapshot(segment, label=request.POST.get("label", ""))
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return redirect("analytics:segment", pk=segment.pk)
+    messages.success(request, _("Snapshot taken: %(n)s members frozen.") % {"n": f"{snapshot.member_count:,}"})
+    return redirect("analytics:snapshot", pk=snapshot.pk)
+
+
+@require_POST
+@require_perm(Perm.SEGMENTS_MANAGE)
+def segment_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    services.archive_segment(get_object_or_404(Segment, pk=pk))
+    messages.success(request, _("Segment archived."))
+    return redirect("analytics:segments")
+
+
+@require_perm(Perm.SEGMENTS_VIEW)
+def snapshot_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    snapshot = get_object_or_404(SegmentSnapshot.objects.select_related("segment"), pk=pk)
+    page = paginate(queries.snapshot_members(snapshot).select_related("store").order_by("pk"), page_number(request), 50)
+    context = {
+        "snapshot": snapshot,
+        "page": page,
+        "rows": [(m, mask_phone(m.phone)) for m in page.items],
+        "can_export": has_perm(request.user, Perm.MEMBERS_EXPORT),
+    }
+    return render(request, "analytics/snapshot_detail.html", context)
+
+
+def _download(content_type: str, filename: str, content: Any) -> HttpResponse:
+    response: HttpResponse
+    if isinstance(content, bytes):
+        response = HttpResponse(content, content_type=content_type)
+    else:
+        response = StreamingHttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_perm(Perm.SEGMENTS_VIEW)
+def segment_export(request: HttpRequest, pk: int) -> HttpResponse:
+    if not has_perm(request.user, Perm.MEMBERS_EXPORT):
+        raise DjangoDenied(Perm.MEMBERS_EXPORT)
+    segment = get_object_or_404(Segment, pk=pk)
+    return _download(
+        *exports.export_members(
+            queries.segment_members(segment),
+            request.GET.get("format", "csv"),
+            request.user,
+            audit={"segment": segment.pk, "rules": segment.rules},
+            name=f"segment-{segment.pk}",
+        )
+    )
+
+
+@require_perm(Perm.SEGMENTS_VIEW)
+def snapshot_export(request: HttpRequest, pk: int) -> HttpResponse:
+    if not has_perm(request.user, Perm.MEMBERS_EXPORT):
+        raise DjangoDenied(Perm.MEMBERS_EXPORT)
+    snapshot = get_object_or_404(SegmentSnapshot, pk=pk)
+    return _download(
+        *exports.export_members(
+            queries.snapshot_members(snapshot),
+            request.GET.get("format", "csv"),
+            request.user,
+            audit={"snapshot": snapshot.pk, "segment": snapshot.segment_id},
+            name=f"snapshot-{snapshot.pk}",
+        )
+    )
