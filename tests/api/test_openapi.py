@@ -50,6 +50,13 @@ ENDPOINTS = {
     ("/api/v1/pos/coupons/validate", "post"),
     ("/api/v1/pos/coupons/redeem", "post"),
     ("/api/v1/pos/coupons/unredeem", "post"),
+    ("/api/v1/members/{member_no}/metrics", "get"),
+    ("/api/v1/segments", "get"),
+    ("/api/v1/segments/evaluate", "post"),
+    ("/api/v1/segments/{segment_id}", "get"),
+    ("/api/v1/segments/{segment_id}/members", "get"),
+    ("/api/v1/segments/{segment_id}/snapshots", "post"),
+    ("/api/v1/snapshots/{snapshot_id}/members", "get"),
 }
 
 

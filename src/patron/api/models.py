@@ -13,6 +13,9 @@ class Scope(models.TextChoices):
     REWARDS_REDEEM = "rewards:redeem", _("Place, confirm and cancel points mall orders")
     REWARDS_FULFIL = "rewards:fulfil", _("Fulfil points mall orders")
     COUPONS_ISSUE = "coupons:issue", _("Issue coupons to members")
+    ANALYTICS_READ = "analytics:read", _("Read members' metrics, churn reasons and CLV")
+    SEGMENTS_READ = "segments:read", _("List and evaluate segments and page through their members")
+    SEGMENTS_WRITE = "segments:write", _("Freeze segment snapshots")
 
 
 class ApiKey(models.Model):

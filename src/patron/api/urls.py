@@ -56,8 +56,8 @@ class StrictJsonParser(Parser):
 
 
 DESCRIPTION = """Members, identification at the till, transactions and refunds, points, tiers, the points
-mall, coupons (validated and redeemed at the till under `/api/v1/pos/coupons/`), daily check-in
-and badges. Every write takes an
+mall, coupons (validated and redeemed at the till under `/api/v1/pos/coupons/`), daily check-in,
+badges, members' analytics (RFM, lifecycle, churn reasons, CLV) and segments. Every write takes an
 Idempotency-Key header; errors are JSON `{"code", "message", "fields"}` with a stable `code`.
 
 ## Signed requests (`/api/v1/pos/...`)
@@ -101,6 +101,7 @@ api.add_router("/activities", activities_router)
 api.add_router("/", "patron.tiers.api.router")
 api.add_router("/", "patron.rewards.api.router")
 api.add_router("/pos/coupons", "patron.rewards.api.pos_router")
+api.add_router("/", "patron.analytics.api.router")
 
 
 @api.exception_handler(DomainError)
