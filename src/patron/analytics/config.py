@@ -8,6 +8,7 @@ import itertools
 from decimal import Decimal
 from enum import StrEnum
 
+from django.utils.translation import gettext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from patron.analytics.batch import Bands, Params
@@ -24,7 +25,7 @@ class ScoreMethod(StrEnum):
 
 def _ascending(values: list, name: str) -> None:
     if len(values) != 4 or any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(f"{name}: four ascending cut points")
+        raise ValueError(gettext("%(name)s: give four cut points in ascending order.") % {"name": name})
 
 
 class Settings(BaseModel):
@@ -68,14 +69,16 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if not self.short_days < self.medium_days < self.long_days:
-            raise ValueError("windows: short < medium < long")
-        _ascending(self.recency_bands, "recency_bands")
-        _ascending(self.frequency_bands, "frequency_bands")
-        _ascending(self.monetary_bands, "monetary_bands")
+            raise ValueError(gettext("The windows must grow: short < medium < long."))
+        _ascending(self.recency_bands, gettext("Recency cut points"))
+        _ascending(self.frequency_bands, gettext("Frequency cut points"))
+        _ascending(self.monetary_bands, gettext("Monetary cut points"))
         if self.class_frequency_low > self.class_frequency_high or self.class_spend_low > self.class_spend_high:
-            raise ValueError("class cut points: low ≤ high")
+            raise ValueError(gettext("Class cut points: B's must not be above A's."))
         if not self.active_days < self.at_risk_days < self.lapsed_recent_days < self.lapsed_mid_days:
-            raise ValueError("lifecycle: active < at risk < lapsed (recent) < lapsed (mid-term)")
+            raise ValueError(
+                gettext("Lifecycle days must grow: active < at risk < lapsed (recent) < lapsed (mid-term).")
+            )
         return self
 
     def params(self, as_of: dt.date) -> Params:

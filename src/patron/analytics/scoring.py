@@ -36,7 +36,7 @@ def score(metrics: pa.Table, as_of_day: int, *, forecast_days: int, months: int,
     summary = _summary(metrics, as_of_day, bought)
     repeaters = int(np.sum((summary.x > 0) & (summary.m > 0)))
     if len(summary.x) < MIN_BUYERS or repeaters < MIN_REPEATERS:
-        nulls.fit = {"skipped": f"{len(summary.x)} buyers, {repeaters} repeat buyers"}
+        nulls.fit = {"skipped": "too_few", "buyers": len(summary.x), "repeaters": repeaters}
         return nulls
     purchases = clv.fit_bgnbd(summary.x, summary.t_x, summary.T)
     value = clv.fit_gamma_gamma(summary.x, summary.m)
@@ -59,7 +59,7 @@ def score(metrics: pa.Table, as_of_day: int, *, forecast_days: int, months: int,
     }
     if not _usable(purchases, value):
         log.warning("CLV fit not usable: %s", fit)
-        nulls.fit = {**fit, "skipped": "the fitted parameters give no finite expectation"}
+        nulls.fit = {**fit, "skipped": "unusable"}  # no finite expectation from these parameters
         return nulls
     alive = purchases.p_alive(summary.x, summary.t_x, summary.T)
     expected = purchases.expected_purchases(forecast_days / DAYS_PER_WEEK, summary.x, summary.t_x, summary.T)
