@@ -125,3 +125,14 @@ def pos_key(db, store):
         return PosKey(plain, signing_secret)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests():
+    """A request in Chinese leaves its language active in the thread (LocaleMiddleware activates,
+    nothing deactivates); code called outside a request in the next test would speak Chinese."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")

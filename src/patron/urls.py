@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("patron.tiers.urls_simulations")),
     path("", include("patron.rewards.urls")),
     path("", include("patron.analytics.urls")),
+    path("", include("patron.analytics.urls_dashboard")),
     path("", include("patron.api.views")),
     path("", include("patron.console.urls")),
 ]

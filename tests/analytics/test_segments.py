@@ -198,7 +198,7 @@ def test_and_or_groups(world):
     }
     assert matching(rules) == overdue & (champions | a_class)
     assert matching(
-        {"match": "any", "conditions": rules["conditions"][:1] + [{"field": "value_class", "value": ["A"]}]}
+        {"match": "any", "conditions": [*rules["conditions"][:1], {"field": "value_class", "value": ["A"]}]}
     ) == (overdue | a_class)
 
 

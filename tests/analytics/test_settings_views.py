@@ -30,7 +30,9 @@ def test_pages_by_role(client, staff, db):
         assert saved.status_code == (302 if manager else 403), role
         refresh = client.post(reverse("analytics:refresh"))
         assert refresh.status_code == (302 if manager else 403), role
-    assert AuditEntry.objects.filter(action="analytics.settings_update").count() == len(roles_with(Perm.ANALYTICS_MANAGE))
+    assert AuditEntry.objects.filter(action="analytics.settings_update").count() == len(
+        roles_with(Perm.ANALYTICS_MANAGE)
+    )
 
 
 def test_saving_the_settings_and_refusing_bad_bands(client, staff, db):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,6 +145,7 @@ def _compute(tables: Tables, params: batch.Params, execute: Callable[[Any], pa.T
 
 def run_duckdb(inputs: dict[str, pa.Table], params: batch.Params) -> Result:
     con = ibis.duckdb.connect()
+    con.raw_sql("SET enable_progress_bar = false")  # it would print into the worker's log
     try:
         # Memtables, not create_table: Ibis 12's create_table from Arrow fails on DuckDB 2.
         tables = {name: ibis.memtable(table) for name, table in inputs.items()}
@@ -187,6 +189,10 @@ def spark_session() -> Any:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        # Inputs cross from pandas to the JVM as Arrow, not row by row.
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # The default 1 GiB heap runs out at 10M purchases; a cluster sets its own.
+        .config("spark.driver.memory", os.environ.get("PATRON_SPARK_DRIVER_MEMORY", "6g"))
         .config("spark.sql.warehouse.dir", warehouse)
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
         .getOrCreate()

@@ -74,7 +74,10 @@ GROUPS: list[tuple[Any, list[tuple[str, Any]]]] = [
     ),
 ]
 
-METHOD_LABELS = {config.ScoreMethod.QUINTILE: _("By quintile"), config.ScoreMethod.BANDS: _("By the fixed cut points")}
+METHOD_LABELS: dict[Any, Any] = {
+    config.ScoreMethod.QUINTILE: _("By quintile"),
+    config.ScoreMethod.BANDS: _("By the fixed cut points"),
+}
 
 
 def _field(name: str, label: Any) -> forms.Field:

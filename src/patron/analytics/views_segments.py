@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,7 +18,7 @@ from patron.analytics import queries, segments, services
 from patron.analytics.models import Segment, SegmentSnapshot
 from patron.core.errors import DomainError
 from patron.core.permissions import Perm, has_perm, require_perm
-from patron.core.views import page_number
+from patron.core.views import file_response, page_number
 from patron.members import exports
 from patron.members.phones import mask_phone
 from patron.members.queries import paginate
@@ -177,22 +177,12 @@ def snapshot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "analytics/snapshot_detail.html", context)
 
 
-def _download(content_type: str, filename: str, content: Any) -> HttpResponse:
-    response: HttpResponse
-    if isinstance(content, bytes):
-        response = HttpResponse(content, content_type=content_type)
-    else:
-        response = StreamingHttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @require_perm(Perm.SEGMENTS_VIEW)
 def segment_export(request: HttpRequest, pk: int) -> HttpResponse:
     if not has_perm(request.user, Perm.MEMBERS_EXPORT):
         raise DjangoDenied(Perm.MEMBERS_EXPORT)
     segment = get_object_or_404(Segment, pk=pk)
-    return _download(
+    return file_response(
         *exports.export_members(
             queries.segment_members(segment),
             request.GET.get("format", "csv"),
@@ -208,7 +198,7 @@ def snapshot_export(request: HttpRequest, pk: int) -> HttpResponse:
     if not has_perm(request.user, Perm.MEMBERS_EXPORT):
         raise DjangoDenied(Perm.MEMBERS_EXPORT)
     snapshot = get_object_or_404(SegmentSnapshot, pk=pk)
-    return _download(
+    return file_response(
         *exports.export_members(
             queries.snapshot_members(snapshot),
             request.GET.get("format", "csv"),

@@ -45,6 +45,10 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/settings.html", {"form": form, "can_manage": can_manage}, status=status)
 
 
+def _enqueue_refresh() -> None:
+    tasks.refresh_metrics.enqueue()
+
+
 @require_perm(Perm.ANALYTICS_VIEW)
 def run_list(request: HttpRequest) -> HttpResponse:
     runs = MetricsRun.objects.order_by("-started_at", "-pk")[:RUNS_SHOWN]
@@ -60,6 +64,6 @@ def refresh_now(request: HttpRequest) -> HttpResponse:
     if running.exists():
         messages.error(request, _("A metrics refresh is already running."))
     else:
-        on_commit(lambda: tasks.refresh_metrics.enqueue())
+        on_commit(_enqueue_refresh)
         messages.success(request, _("A refresh is queued; its run appears below when the worker starts it."))
     return redirect("analytics:runs")

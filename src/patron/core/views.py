@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django import forms
@@ -78,3 +78,18 @@ def safe_next(request: HttpRequest, default: str) -> str:
 def fragment(template: str, context: dict[str, Any]) -> SafeString:
     """A template rendered to markup for a page section or an htmx swap."""
     return SafeString(render_to_string(template, context).strip())
+
+
+def file_response(content_type: str, filename: str, content: bytes | Iterator[bytes]) -> HttpResponse:
+    """A download: bytes as they are, an iterator streamed (a million-row export never sits in
+    memory). The file name may be Chinese."""
+    from django.http import StreamingHttpResponse
+    from django.utils.http import content_disposition_header
+
+    if isinstance(content, bytes):
+        response = HttpResponse(content, content_type=content_type)
+    else:
+        # Views are typed to return HttpResponse; a streaming one is served the same way.
+        response = StreamingHttpResponse(content, content_type=content_type)  # type: ignore[assignment]
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response

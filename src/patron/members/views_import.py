@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path
-from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_POST
 from patron.core.errors import DomainError
 from patron.core.events import on_commit
 from patron.core.permissions import Perm, require_perm
+from patron.core.views import file_response
 from patron.members import exports, imports, tasks
 from patron.members.models import ImportJob, ImportKind, ImportStatus
 from patron.members.queries import MemberFilter
@@ -147,14 +147,7 @@ def _date(text: str) -> dt.date | None:
 @require_perm(Perm.MEMBERS_EXPORT)
 def export_members(request: HttpRequest) -> HttpResponse:
     flt = member_filter_from(request.GET.dict())
-    content_type, filename, content = exports.do_export_members(flt, request.GET.get("format", "csv"), request.user)
-    disposition = content_disposition_header(as_attachment=True, filename=filename)
-    if isinstance(content, bytes):
-        response: HttpResponse = HttpResponse(content, content_type=content_type)
-    else:
-        response = StreamingHttpResponse(content, content_type=content_type)  # type: ignore[assignment]
-    response["Content-Disposition"] = disposition
-    return response
+    return file_response(*exports.do_export_members(flt, request.GET.get("format", "csv"), request.user))
 
 
 urlpatterns: list[URLPattern] = [

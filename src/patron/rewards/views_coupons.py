@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from patron.core.audit import record_audit
 from patron.core.errors import DomainError, NotFound
 from patron.core.permissions import Perm, has_perm, require_perm
-from patron.core.views import form_page, page_number, query_without_page, safe_next
+from patron.core.views import file_response, form_page, page_number, query_without_page, safe_next
 from patron.members import queries as member_queries
 from patron.members.models import Member
 from patron.members.queries import paginate
@@ -161,11 +161,9 @@ def batch_export(request: HttpRequest, pk: int) -> HttpResponse:
     count = unused.count()
     record_audit("coupons.export", obj=batch, after={"count": count})
     headers = [_("Code"), _("Valid from"), _("Valid until")]
-    response: HttpResponse = StreamingHttpResponse(  # type: ignore[assignment]
-        exports.codes_csv(headers, unused.iterator(chunk_size=5000)), content_type=exports.CSV
+    return file_response(
+        exports.CSV, f"coupons-{batch.code}.csv", exports.codes_csv(headers, unused.iterator(chunk_size=5000))
     )
-    response["Content-Disposition"] = f'attachment; filename="coupons-{batch.code}.csv"'
-    return response
 
 
 @require_perm(ISSUE)

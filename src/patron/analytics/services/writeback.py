@@ -93,12 +93,17 @@ def _no_nan(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column
 
 
-def _categories_json(member_ids: pa.ChunkedArray, pairs: pa.Table) -> pa.Array:
-    """Each member's sorted categories as a JSON list, in the metrics' member order."""
-    by_member: dict[int, list[str]] = {}
-    for member_id, category in zip(pairs["member_id"].to_pylist(), pairs["category"].to_pylist(), strict=True):
-        by_member.setdefault(member_id, []).append(category)
-    return pa.array([json.dumps(by_member.get(i, []), ensure_ascii=False) for i in member_ids.to_pylist()], pa.string())
+def _categories_json(member_ids: pa.ChunkedArray, pairs: pa.Table) -> pa.ChunkedArray:
+    """Each member's sorted categories as a JSON list, in the metrics' member order; "[]" for the
+    many who bought none (JSON is written only for those who did)."""
+    empty = pa.table({"member_id": member_ids})
+    if pairs.num_rows == 0:
+        return pa.chunked_array([pa.array(["[]"] * len(member_ids), pa.string())])
+    lists = pairs.group_by("member_id", use_threads=False).aggregate([("category", "list")])
+    texts = [json.dumps(sorted(c), ensure_ascii=False) for c in lists["category_list"].to_pylist()]
+    by_member = pa.table({"member_id": lists["member_id"], "categories": pa.array(texts, pa.string())})
+    joined = empty.join(by_member, "member_id", join_type="left outer").sort_by("member_id")
+    return pc.fill_null(joined["categories"], "[]")
 
 
 def replace_metrics(rows: pa.Table) -> None:
@@ -142,13 +147,14 @@ def lifecycle_changes(previous: pa.Table, current: pa.Table) -> list[tuple[int, 
     come from ''. Nothing on the first run."""
     if previous.num_rows == 0:
         return []
-    before = dict(zip(previous["member_id"].to_pylist(), previous["lifecycle_stage"].to_pylist(), strict=True))
-    out = []
-    for member_id, stage in zip(current["member_id"].to_pylist(), current["lifecycle_stage"].to_pylist(), strict=True):
-        was = before.get(member_id, "")
-        if was != stage:
-            out.append((member_id, was, stage))
-    return out
+    before = previous.select(["member_id", "lifecycle_stage"]).rename_columns(["member_id", "was"])
+    joined = current.select(["member_id", "lifecycle_stage"]).join(before, "member_id", join_type="left outer")
+    was = pc.fill_null(joined["was"], "")
+    moved = joined.filter(pc.not_equal(was, joined["lifecycle_stage"])).combine_chunks()
+    moved_was = pc.fill_null(moved["was"], "")
+    return list(
+        zip(moved["member_id"].to_pylist(), moved_was.to_pylist(), moved["lifecycle_stage"].to_pylist(), strict=True)
+    )
 
 
 def flagged(metrics: pa.Table, column: str) -> np.ndarray:
