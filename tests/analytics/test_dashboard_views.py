@@ -247,3 +247,27 @@ def test_the_page_speaks_chinese(client, staff, history):
     assert tiers == ["普通会员", "银卡", "金卡", "钻石"]
     assert response.context["tables"]["stages"].rows[0][0] == "潜在会员（未消费）"
     assert Member.objects.count() == 4  # reading changed nothing
+
+
+def test_the_segment_filter_restricts_the_figures_to_its_members(client, staff, db):
+    from patron.analytics import services
+    from patron.analytics.models import MemberMetrics
+    from tests.factories import make_member
+
+    from patron.core import clock
+
+    with clock.frozen(clock.now() - dt.timedelta(days=70)):  # joined before the last complete month
+        people = [make_member(name=f"会员{i}") for i in range(4)]
+    services.refresh_metrics()
+    MemberMetrics.objects.filter(member__in=people[:1]).update(overdue=True)
+    segment = services.create_segment(
+        name="逾期", rules={"match": "all", "conditions": [{"field": "overdue", "value": True}]}
+    )
+    client.force_login(staff("marketer"))
+    everyone = client.get(reverse("kpi:dashboard"))
+    only = client.get(reverse("kpi:dashboard"), {"segment": segment.pk})
+    assert tile(everyone, "members_total").value == 4
+    assert tile(only, "members_total").value == 1
+    assert f'<option value="{segment.pk}" selected>' in only.content.decode()
+    unknown = client.get(reverse("kpi:dashboard"), {"segment": "999999"})
+    assert 'data-testid="filters-ignored"' in unknown.content.decode()

@@ -98,12 +98,9 @@ class MemberMetrics(models.Model):
     expected_value = models.DecimalField(max_digits=14, decimal_places=2, null=True)  # per purchase
     clv = models.DecimalField(max_digits=14, decimal_places=2, null=True)
 
-    class Meta:
-        indexes = [
-            models.Index(fields=["rfm_segment"], name="metrics_rfm_segment_idx"),
-            models.Index(fields=["lifecycle_stage"], name="metrics_stage_idx"),
-            models.Index(fields=["r_score", "f_score"], name="metrics_rf_idx"),
-        ]
+    # No secondary indexes: segments and the dashboard read large shares of the table (a stage, a
+    # segment, a score is ~5-50% of the members), which a scan serves better, and keeping three
+    # indexes up to date doubled the nightly COPY (ADR 0012).
 
 
 class LifecycleTransition(models.Model):

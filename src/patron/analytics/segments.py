@@ -452,7 +452,11 @@ FIELDS: dict[str, FieldSpec] = {
         _metric_range("clv", _("Customer lifetime value"), unit="¥"),
         _metric_range("p_alive", _("Probability still active (0–1)")),
         _metric_range("recency_days", _("Days since the last purchase"), unit="days", cast=int),
+        _metric_range("purchase_days_short", _("Purchase days in the short window"), cast=int),
+        _metric_range("purchase_days_medium", _("Purchase days in the medium window"), cast=int),
         _metric_range("purchase_days_long", _("Purchase days in the last year"), cast=int),
+        _metric_range("spend_short", _("Spend in the short window"), unit="¥"),
+        _metric_range("spend_medium", _("Spend in the medium window"), unit="¥"),
         _metric_range("spend_long", _("Spend in the last year"), unit="¥"),
         _metric_range("average_basket", _("Average basket"), unit="¥"),
         FieldSpec(

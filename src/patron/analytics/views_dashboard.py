@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from patron.analytics import config, kpis, queries
 from patron.analytics.kpis import Figures, Period, PeriodKind
-from patron.analytics.models import LifecycleStage, MetricsRun, ValueClass
+from patron.analytics.models import LifecycleStage, MetricsRun, Segment, ValueClass
 from patron.core import clock
 from patron.core.permissions import Perm, require_perm
 from patron.members.models import Member, Store
@@ -40,9 +40,13 @@ PERIOD_CHOICES = ((PeriodKind.MONTH, 24), (PeriodKind.QUARTER, 8), (PeriodKind.Y
 
 
 def segment_members(request: HttpRequest) -> QuerySet[Member] | None:
-    """The hook for `?segment=<id>`: the members of that segment. Segments are not wired in yet, so
-    this restricts nothing; the segments work replaces the body."""
-    return None
+    """`?segment=<id>`: the members the segment matches now (None: no segment, or none such)."""
+    segment = _segment_from(request.GET.get("segment", "").strip())
+    return queries.segment_members(segment) if segment is not None else None
+
+
+def _segment_from(value: str) -> Segment | None:
+    return Segment.objects.filter(pk=int(value), archived_at=None).first() if value.isdigit() else None
 
 
 # =========================================================================== filters
@@ -95,7 +99,13 @@ def read_filters(request: HttpRequest) -> Filters:
     period = _period_from(raw["period"])
     store = _store_from(raw["store"])
     tier = raw["tier"] if raw["tier"] in _tier_codes() else ""
-    ignored = bool((raw["period"] and period is None) or (raw["store"] and store is None) or (raw["tier"] and not tier))
+    unknown_segment = bool(raw["segment"]) and _segment_from(raw["segment"]) is None
+    ignored = bool(
+        (raw["period"] and period is None)
+        or (raw["store"] and store is None)
+        or (raw["tier"] and not tier)
+        or unknown_segment
+    )
     return Filters(
         period=period or kpis.last_complete(PeriodKind.MONTH),
         store=store,
@@ -637,6 +647,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "period_options": _period_options(filters.period),
         "stores": Store.objects.order_by("code"),
         "tier_options": _tier_options(),
+        "segment_options": [(s.pk, s.name) for s in queries.segments_list()],
         "tiles": rows,
         "pending_tiles": pending_tiles(),
         "rfm_rows": [rfm[i : i + 5] for i in range(0, 25, 5)],
