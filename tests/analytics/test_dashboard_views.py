@@ -252,9 +252,8 @@ def test_the_page_speaks_chinese(client, staff, history):
 def test_the_segment_filter_restricts_the_figures_to_its_members(client, staff, db):
     from patron.analytics import services
     from patron.analytics.models import MemberMetrics
-    from tests.factories import make_member
-
     from patron.core import clock
+    from tests.factories import make_member
 
     with clock.frozen(clock.now() - dt.timedelta(days=70)):  # joined before the last complete month
         people = [make_member(name=f"会员{i}") for i in range(4)]
