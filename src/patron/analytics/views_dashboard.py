@@ -30,6 +30,7 @@ from patron.analytics.kpis import Figures, Period, PeriodKind
 from patron.analytics.models import LifecycleStage, MetricsRun, Segment, ValueClass
 from patron.core import clock
 from patron.core.permissions import Perm, require_perm
+from patron.core.views import file_response
 from patron.members.models import Member, Store
 from patron.rewards import exports
 from patron.rewards.exports import Table
@@ -608,12 +609,7 @@ def refresh_note(run: MetricsRun | None) -> str:
 
 
 def _download(table: Table, fmt: str) -> HttpResponse:
-    if fmt == "xlsx":
-        response = HttpResponse(exports.table_xlsx(table), content_type=exports.XLSX)
-    else:
-        response = HttpResponse(exports.table_csv(table), content_type=exports.CSV)
-    response["Content-Disposition"] = f'attachment; filename="{exports.filename(table, fmt)}"'
-    return response
+    return file_response(*exports.table_file(table, fmt))
 
 
 @require_perm(Perm.ANALYTICS_VIEW)

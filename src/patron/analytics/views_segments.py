@@ -177,33 +177,23 @@ def snapshot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "analytics/snapshot_detail.html", context)
 
 
-@require_perm(Perm.SEGMENTS_VIEW)
-def segment_export(request: HttpRequest, pk: int) -> HttpResponse:
+def _export(request: HttpRequest, members: Any, audit: dict[str, Any], name: str) -> HttpResponse:
+    """The members as CSV or Excel, with the member list's columns, masking and audit row."""
     if not has_perm(request.user, Perm.MEMBERS_EXPORT):
         raise DjangoDenied(Perm.MEMBERS_EXPORT)
+    fmt = request.GET.get("format", "csv")
+    return file_response(*exports.export_members(members, fmt, request.user, audit=audit, name=name))
+
+
+@require_perm(Perm.SEGMENTS_VIEW)
+def segment_export(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
-    return file_response(
-        *exports.export_members(
-            queries.segment_members(segment),
-            request.GET.get("format", "csv"),
-            request.user,
-            audit={"segment": segment.pk, "rules": segment.rules},
-            name=f"segment-{segment.pk}",
-        )
-    )
+    audit = {"segment": segment.pk, "rules": segment.rules}
+    return _export(request, queries.segment_members(segment), audit, f"segment-{segment.pk}")
 
 
 @require_perm(Perm.SEGMENTS_VIEW)
 def snapshot_export(request: HttpRequest, pk: int) -> HttpResponse:
-    if not has_perm(request.user, Perm.MEMBERS_EXPORT):
-        raise DjangoDenied(Perm.MEMBERS_EXPORT)
     snapshot = get_object_or_404(SegmentSnapshot, pk=pk)
-    return file_response(
-        *exports.export_members(
-            queries.snapshot_members(snapshot),
-            request.GET.get("format", "csv"),
-            request.user,
-            audit={"snapshot": snapshot.pk, "segment": snapshot.segment_id},
-            name=f"snapshot-{snapshot.pk}",
-        )
-    )
+    audit = {"snapshot": snapshot.pk, "segment": snapshot.segment_id}
+    return _export(request, queries.snapshot_members(snapshot), audit, f"snapshot-{snapshot.pk}")

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
-from patron.core.errors import NotFound, PermissionDenied, ValidationFailed
+from patron.core.errors import NotFound, PermissionDenied, ValidationFailed, check_config
 from patron.core.events import publish
 from patron.ledger import accounts, events, program
 from patron.ledger.errors import ErrorCode
@@ -782,19 +782,16 @@ def do_reject_adjustment(*, adjustment: Adjustment, note: str) -> Adjustment:
 
 @transaction.atomic
 def do_update_program(*, changes: dict[str, Any]) -> program.ProgramConfig:
-    from pydantic import ValidationError
-
     from patron.ledger.models import ProgramSettings
 
     row, _created = ProgramSettings.objects.select_for_update().get_or_create(pk=1)
     merged = {**program.ProgramConfig.model_validate(row.config or {}).model_dump(mode="json"), **changes}
-    try:
-        config = program.ProgramConfig.model_validate(merged)
-    except ValidationError as exc:
-        fields = {".".join(str(p) for p in err["loc"]) or "config": err["msg"] for err in exc.errors()}
-        raise ValidationFailed(
-            _("The points program settings are not valid."), code=ErrorCode.INVALID_PROGRAM, fields=fields
-        ) from exc
+    config = check_config(
+        program.ProgramConfig,
+        merged,
+        message=_("The points program settings are not valid: %(why)s"),
+        code=ErrorCode.INVALID_PROGRAM,
+    )
     row.config = config.model_dump(mode="json")
     row.updated_at = clock.now()
     row.updated_by = current_actor().label[:150]

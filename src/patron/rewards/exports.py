@@ -59,6 +59,13 @@ def table_xlsx(table: Table) -> bytes:
     return out.getvalue()
 
 
+def table_file(table: Table, fmt: str) -> tuple[str, str, bytes]:
+    """(content type, file name, bytes) of a report table as Excel ("xlsx") or CSV (anything else)."""
+    if fmt == "xlsx":
+        return XLSX, filename(table, fmt), table_xlsx(table)
+    return CSV, filename(table, "csv"), table_csv(table)
+
+
 def filename(table: Table, fmt: str) -> str:
     stamp = f"{clock.now().astimezone(clock.member_zone()):%Y%m%d}"
     return f"{table.name}-{stamp}.{fmt}"

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from patron.core.permissions import Perm, require_perm
+from patron.core.views import file_response
 from patron.rewards import exports, forms, reports
 from patron.rewards.exports import Table
 
@@ -119,12 +120,7 @@ def _download(request: HttpRequest, tables: dict[str, Callable[[], Table]]) -> H
         raise Http404("no such table")
     fmt = form.cleaned_data["format"] or "csv"
     table = tables[form.cleaned_data["table"]]()
-    if fmt == "xlsx":
-        response = HttpResponse(exports.table_xlsx(table), content_type=exports.XLSX)
-    else:
-        response = HttpResponse(exports.table_csv(table), content_type=exports.CSV)
-    response["Content-Disposition"] = f'attachment; filename="{exports.filename(table, fmt)}"'
-    return response
+    return file_response(*exports.table_file(table, fmt))
 
 
 # --------------------------------------------------------------------------- the pages

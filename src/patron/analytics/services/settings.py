@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from pydantic import ValidationError
 
 from patron.analytics import config
 from patron.analytics.errors import ErrorCode
@@ -14,7 +13,7 @@ from patron.analytics.models import AnalyticsSettings
 from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
-from patron.core.errors import ValidationFailed
+from patron.core.errors import check_config
 
 
 @transaction.atomic
@@ -22,13 +21,12 @@ def update_settings(changes: dict[str, Any]) -> config.Settings:
     """Merge `changes` into the stored settings; they apply from the next refresh."""
     row, _created = AnalyticsSettings.objects.select_for_update().get_or_create(pk=1)
     before = config.Settings.model_validate(row.config or {}).model_dump(mode="json")
-    try:
-        settings = config.Settings.model_validate({**before, **changes})
-    except ValidationError as exc:
-        fields = {".".join(str(p) for p in err["loc"]) or "config": err["msg"] for err in exc.errors()}
-        raise ValidationFailed(
-            _("The analytics settings are not valid."), code=ErrorCode.INVALID_SETTINGS, fields=fields
-        ) from exc
+    settings = check_config(
+        config.Settings,
+        {**before, **changes},
+        message=_("The analytics settings are not valid: %(why)s"),
+        code=ErrorCode.INVALID_SETTINGS,
+    )
     row.config = settings.model_dump(mode="json")
     row.updated_at = clock.now()
     row.updated_by = current_actor().label[:150]
