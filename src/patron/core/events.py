@@ -40,6 +40,17 @@ def publish(event: DomainEvent) -> None:
     transaction.on_commit(lambda: _dispatch(event))
 
 
+def publish_all(events: list[DomainEvent]) -> None:
+    """Dispatch many events after one commit, in order (a nightly job may publish a million)."""
+    if events:
+        transaction.on_commit(lambda: _dispatch_all(events))
+
+
+def _dispatch_all(events: list[DomainEvent]) -> None:
+    for event in events:
+        _dispatch(event)
+
+
 def on_commit(action: Callable[[], None]) -> None:
     """Run any side effect (send, enqueue, webhook) only once the transaction has committed."""
     transaction.on_commit(action)

@@ -7,13 +7,14 @@ either the last run or this one, and a failed run changes nothing but its own ro
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from patron.analytics import config, engines, scoring
@@ -31,7 +32,7 @@ from patron.analytics.services import writeback
 from patron.core import clock
 from patron.core.context import current_actor
 from patron.core.errors import Conflict, ValidationFailed
-from patron.core.events import publish
+from patron.core.events import publish, publish_all
 
 STALE_AFTER = dt.timedelta(hours=3)  # a "running" row older than this belongs to a dead process
 CHUNK = 5000
@@ -53,6 +54,7 @@ def refresh_metrics(*, as_of: dt.date | None = None, engine: str = "duckdb") -> 
                 inputs = engines.read_inputs()
         with _timed(seconds, "compute"):
             result = engines.compute(engine, params, inputs)
+            inputs = None  # the purchases are the biggest thing in memory: free them before the write
         with _timed(seconds, "clv"):
             scores = scoring.score(
                 result.metrics,
@@ -114,8 +116,7 @@ def _store(run: MetricsRun, rows: pa.Table, as_of: dt.date, seconds: dict[str, f
         status=RunStatus.DONE, finished_at=clock.now(), members=rows.num_rows, seconds=seconds, clv_fit=fit
     )
     publish(MetricsRefreshed(run_id=run.pk, as_of=as_of.isoformat(), members=rows.num_rows))
-    for episode in opened:
-        publish(_event(episode))
+    publish_all([_event(episode) for episode in opened])
 
 
 def _update_episodes(rows: pa.Table, as_of: dt.date) -> list[ChurnEpisode]:
@@ -137,7 +138,24 @@ def _update_episodes(rows: pa.Table, as_of: dt.date) -> list[ChurnEpisode]:
     ended = [pk for key, pk in open_now.items() if key not in still]
     for start in range(0, len(ended), CHUNK):
         ChurnEpisode.objects.filter(pk__in=ended[start : start + CHUNK]).update(ended_on=as_of)
+    if connection.vendor == "postgresql" and len(new) > CHUNK:
+        return _copy_episodes(new, as_of)
     return ChurnEpisode.objects.bulk_create(new, batch_size=CHUNK)
+
+
+def _copy_episodes(new: list[ChurnEpisode], as_of: dt.date) -> list[ChurnEpisode]:
+    """The first night flags hundreds of thousands of members at once: COPY them, then read back the
+    ids of the episodes opened today (the only open ones started today are these)."""
+    table = ChurnEpisode._meta.db_table
+    with (
+        connection.cursor() as cur,
+        cur.cursor.copy(f"COPY {table} (member_id, kind, started_on, detail) FROM STDIN") as copy,
+    ):
+        for e in new:
+            copy.write_row((e.member_id, e.kind, e.started_on, json.dumps(e.detail)))
+    wanted = {(e.member_id, str(e.kind)) for e in new}
+    opened = ChurnEpisode.objects.filter(started_on=as_of, ended_on=None).only("pk", "member_id", "kind", "detail")
+    return [e for e in opened.iterator(chunk_size=CHUNK) if (e.member_id, e.kind) in wanted]
 
 
 def _details(rows: pa.Table) -> dict[str, Any]:
