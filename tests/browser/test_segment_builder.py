@@ -51,10 +51,10 @@ def test_a_marketer_builds_counts_saves_exports_and_freezes_a_segment(page, sign
     expect(count).to_have_text(goal)
     expect(page.get_by_test_id("sample-row")).to_have_count(min(int(goal), 20))
 
-    page.get_by_test_id("segment-name").fill("金卡银卡逾期会员")
+    page.get_by_test_id("segment-name").fill("三月召回：金卡银卡逾期")
     page.get_by_test_id("save-segment").click()
-    expect(page.get_by_test_id("segment-title")).to_have_text("金卡银卡逾期会员")
-    segment = Segment.objects.get(name="金卡银卡逾期会员")
+    expect(page.get_by_test_id("segment-title")).to_have_text("三月召回：金卡银卡逾期")
+    segment = Segment.objects.get(name="三月召回：金卡银卡逾期")
     assert segment.rules == GOAL
     expect(page.get_by_test_id("segment-count")).to_have_text(goal)  # the saved rules, drawn again
     page.screenshot(path=SCREENSHOT, full_page=True)
