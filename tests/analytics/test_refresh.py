@@ -283,3 +283,25 @@ def test_duckdb_and_postgresql_compute_identical_results():
 def test_duckdb_and_spark_compute_identical_results(demo):
     params = config.Settings().params(AS_OF)
     assert _engine_rows("duckdb", params) == _engine_rows("spark", params)
+
+
+def test_a_run_left_running_by_a_dead_process_does_not_block_the_next(db):
+    from patron.analytics.queries import STALE_AFTER
+
+    dead = MetricsRun.objects.create(
+        as_of=AS_OF, engine="duckdb", started_at=dt.datetime.now(dt.UTC) - STALE_AFTER - dt.timedelta(minutes=1)
+    )
+    make_member()
+    run = services.refresh_metrics()
+    assert run.status == RunStatus.DONE
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED and dead.error.startswith("abandoned")
+
+
+def test_the_postgres_engine_runs_only_on_postgresql(db):
+    assert ("postgres" in engines.available()) == (connection.vendor == "postgresql")
+    if connection.vendor != "postgresql":
+        with pytest.raises(ValidationFailed) as exc:
+            services.refresh_metrics(engine="postgres")
+        assert exc.value.code == "unknown_engine"
+        assert not MetricsRun.objects.exists()

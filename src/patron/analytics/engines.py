@@ -201,6 +201,11 @@ def spark_session() -> Any:
     return session
 
 
+def available() -> tuple[str, ...]:
+    """The engines this deployment can run: PostgreSQL's only on PostgreSQL."""
+    return tuple(e for e in ENGINES if e != "postgres" or connection.vendor == "postgresql")
+
+
 def compute(engine: str, params: batch.Params, inputs: dict[str, pa.Table] | None = None) -> Result:
     """Run the batch on `engine`. DuckDB and Spark take the Arrow inputs (`read_inputs`); PostgreSQL
     reads its own tables."""

@@ -157,6 +157,15 @@ class MetricsRun(models.Model):
     error = models.TextField(blank=True)
     actor_label = models.CharField(max_length=150, blank=True)
 
+    class Meta:
+        constraints = [
+            # Two refreshes at once (the nightly job and "refresh now") would each replace the
+            # metrics: the second start is refused here, not by a look that both could pass.
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="running"), name="analytics_one_running_refresh"
+            )
+        ]
+
 
 class Segment(models.Model):
     """A saved audience (人群): rules over members (`analytics.segments`), evaluated when used."""

@@ -3,6 +3,7 @@ the last run."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
@@ -10,11 +11,20 @@ from django.utils.translation import gettext as _
 
 from patron.analytics import config, segments
 from patron.analytics.models import MemberMetrics, MetricsRun, RunStatus, Segment, SegmentSnapshot, SnapshotMember
+from patron.core import clock
 from patron.members.models import Member
 
 
 def metrics_for(member: Member) -> MemberMetrics | None:
     return MemberMetrics.objects.filter(member=member).first()
+
+
+# A "running" refresh older than this belongs to a process that died: the next start marks it failed.
+STALE_AFTER = dt.timedelta(hours=3)
+
+
+def refresh_in_progress() -> bool:
+    return MetricsRun.objects.filter(status=RunStatus.RUNNING, started_at__gt=clock.now() - STALE_AFTER).exists()
 
 
 def last_run() -> MetricsRun | None:

@@ -10,10 +10,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from patron.analytics import config, services, tasks
+from patron.analytics import config, queries, services, tasks
 from patron.analytics.forms import SettingsForm
-from patron.analytics.models import MetricsRun, RunStatus
-from patron.core import clock
+from patron.analytics.models import MetricsRun
 from patron.core.errors import DomainError
 from patron.core.events import on_commit
 from patron.core.permissions import Perm, has_perm, require_perm
@@ -60,8 +59,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_perm(Perm.ANALYTICS_MANAGE)
 def refresh_now(request: HttpRequest) -> HttpResponse:
     """Queue a refresh for the worker (a million members take a while; the page does not wait)."""
-    running = MetricsRun.objects.filter(status=RunStatus.RUNNING, started_at__gt=clock.now() - services.STALE_AFTER)
-    if running.exists():
+    if queries.refresh_in_progress():  # said at once; the job's start refuses a second run anyway
         messages.error(request, _("A metrics refresh is already running."))
     else:
         on_commit(_enqueue_refresh)

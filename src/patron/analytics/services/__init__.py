@@ -1,6 +1,6 @@
 """The analytics app's writes: the refresh, the settings, segments and their snapshots."""
 
-from patron.analytics.services.refresh import STALE_AFTER, refresh_metrics
+from patron.analytics.services.refresh import refresh_metrics
 from patron.analytics.services.segments import (
     archive_segment,
     checked_rules,
@@ -12,7 +12,6 @@ from patron.analytics.services.segments import (
 from patron.analytics.services.settings import update_settings
 
 __all__ = [
-    "STALE_AFTER",
     "archive_segment",
     "checked_rules",
     "create_segment",

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from patron.analytics import config, engines, scoring
@@ -28,20 +28,22 @@ from patron.analytics.models import (
     MetricsRun,
     RunStatus,
 )
+from patron.analytics.queries import STALE_AFTER
 from patron.analytics.services import writeback
 from patron.core import clock
 from patron.core.context import current_actor
 from patron.core.errors import Conflict, ValidationFailed
 from patron.core.events import publish, publish_all
 
-STALE_AFTER = dt.timedelta(hours=3)  # a "running" row older than this belongs to a dead process
 CHUNK = 5000
 
 
 def refresh_metrics(*, as_of: dt.date | None = None, engine: str = "duckdb") -> MetricsRun:
     """Compute every live member's metrics as of `as_of` (the program's today) and store them."""
-    if engine not in engines.ENGINES:
-        raise ValidationFailed(_("Unknown engine %(e)s.") % {"e": engine}, code=ErrorCode.UNKNOWN_ENGINE)
+    if engine not in engines.available():
+        raise ValidationFailed(
+            _("The %(e)s engine is not available here.") % {"e": engine}, code=ErrorCode.UNKNOWN_ENGINE
+        )
     settings = config.current()
     as_of = as_of or clock.local_today()
     params = settings.params(as_of)
@@ -75,19 +77,24 @@ def refresh_metrics(*, as_of: dt.date | None = None, engine: str = "duckdb") -> 
 
 
 def _start_run(as_of: dt.date, engine: str, settings: config.Settings) -> MetricsRun:
+    """The run's row, committed before the work starts. A run left "running" by a dead process is
+    marked failed first; a live one makes the unique constraint refuse this start."""
+    now = clock.now()
     with transaction.atomic():
-        busy = MetricsRun.objects.select_for_update().filter(
-            status=RunStatus.RUNNING, started_at__gt=clock.now() - STALE_AFTER
+        MetricsRun.objects.filter(status=RunStatus.RUNNING, started_at__lte=now - STALE_AFTER).update(
+            status=RunStatus.FAILED, finished_at=now, error=f"abandoned: still running after {STALE_AFTER}"
         )
-        if busy.exists():
-            raise Conflict(_("A metrics refresh is already running."), code=ErrorCode.RUN_IN_PROGRESS)
-        return MetricsRun.objects.create(
-            as_of=as_of,
-            engine=engine,
-            started_at=clock.now(),
-            settings=settings.model_dump(mode="json"),
-            actor_label=current_actor().label[:150],
-        )
+        try:
+            with transaction.atomic():
+                return MetricsRun.objects.create(
+                    as_of=as_of,
+                    engine=engine,
+                    started_at=now,
+                    settings=settings.model_dump(mode="json"),
+                    actor_label=current_actor().label[:150],
+                )
+        except IntegrityError as exc:
+            raise Conflict(_("A metrics refresh is already running."), code=ErrorCode.RUN_IN_PROGRESS) from exc
 
 
 @contextmanager
