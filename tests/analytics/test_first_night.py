@@ -1,4 +1,4 @@
-"""The first night opens many churn episodes at once (COPY on PostgreSQL): each gets its event."""
+"""The first night opens many churn episodes at once (by COPY on PostgreSQL): each gets its event."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 
 from patron.analytics.events import MemberOverdue
 from patron.analytics.models import ChurnEpisode
-from patron.analytics.services import refresh as refresh_module
 from patron.core import clock
 from patron.core.events import subscribe
 from patron.demo.generator import DemoConfig, generate
@@ -15,10 +14,9 @@ from tests.analytics.test_refresh import AS_OF, NOW
 
 
 @pytest.mark.django_db
-def test_many_new_episodes_each_get_one_event(monkeypatch, django_capture_on_commit_callbacks):
+def test_many_new_episodes_each_get_one_event(django_capture_on_commit_callbacks):
     from patron.analytics import services
 
-    monkeypatch.setattr(refresh_module, "CHUNK", 10)  # so a few hundred members take the bulk path
     heard: list = []
     subscribe(MemberOverdue)(heard.append)
     with clock.frozen(NOW):

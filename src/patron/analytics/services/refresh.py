@@ -7,14 +7,13 @@ either the last run or this one, and a failed run changes nothing but its own ro
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from patron.analytics import config, engines, scoring
@@ -145,24 +144,7 @@ def _update_episodes(rows: pa.Table, as_of: dt.date) -> list[ChurnEpisode]:
     ended = [pk for key, pk in open_now.items() if key not in still]
     for start in range(0, len(ended), CHUNK):
         ChurnEpisode.objects.filter(pk__in=ended[start : start + CHUNK]).update(ended_on=as_of)
-    if connection.vendor == "postgresql" and len(new) > CHUNK:
-        return _copy_episodes(new, as_of)
-    return ChurnEpisode.objects.bulk_create(new, batch_size=CHUNK)
-
-
-def _copy_episodes(new: list[ChurnEpisode], as_of: dt.date) -> list[ChurnEpisode]:
-    """The first night flags hundreds of thousands of members at once: COPY them, then read back the
-    ids of the episodes opened today (the only open ones started today are these)."""
-    table = ChurnEpisode._meta.db_table
-    with (
-        connection.cursor() as cur,
-        cur.cursor.copy(f"COPY {table} (member_id, kind, started_on, detail) FROM STDIN") as copy,
-    ):
-        for e in new:
-            copy.write_row((e.member_id, e.kind, e.started_on, json.dumps(e.detail)))
-    wanted = {(e.member_id, str(e.kind)) for e in new}
-    opened = ChurnEpisode.objects.filter(started_on=as_of, ended_on=None).only("pk", "member_id", "kind", "detail")
-    return [e for e in opened.iterator(chunk_size=CHUNK) if (e.member_id, e.kind) in wanted]
+    return writeback.insert_episodes(new, as_of)
 
 
 def _details(rows: pa.Table) -> dict[str, Any]:

@@ -17,10 +17,11 @@ import pyarrow.csv as pacsv
 from django.db import connection
 
 from patron.analytics.engines import Result
-from patron.analytics.models import MemberMetrics
+from patron.analytics.models import ChurnEpisode, MemberMetrics
 from patron.analytics.scoring import Scores
 
 CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
+CHUNK = 5000
 
 # Metrics table column <- batch column, by kind of conversion.
 SAME = (
@@ -113,8 +114,6 @@ def replace_metrics(rows: pa.Table) -> None:
         if connection.vendor == "postgresql":
             # TRUNCATE inside the transaction: readers see the old rows until the commit, and no
             # million dead rows are left behind each night.
-            # Deferred foreign-key checks still pending in this transaction would block TRUNCATE.
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cur.execute(f"TRUNCATE {table}")
             buffer = io.BytesIO()
             pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
@@ -140,6 +139,25 @@ def _sqlite_values(column: pa.Array) -> list[Any]:
     if pa.types.is_date(column.type):
         return [None if v is None else v.isoformat() for v in values]
     return values
+
+
+def insert_episodes(new: list[ChurnEpisode], as_of: dt.date) -> list[ChurnEpisode]:
+    """The episodes opened today, with their ids (their events need them). PostgreSQL takes them by
+    COPY (a first night opens hundreds of thousands) and gives the ids back by a read of today's
+    open episodes; SQLite by bulk insert."""
+    if connection.vendor != "postgresql":
+        return ChurnEpisode.objects.bulk_create(new, batch_size=CHUNK)
+    table = ChurnEpisode._meta.db_table
+    with (
+        connection.cursor() as cur,
+        cur.cursor.copy(f"COPY {table} (member_id, kind, started_on, detail) FROM STDIN") as copy,
+    ):
+        for e in new:
+            copy.write_row((e.member_id, e.kind, e.started_on, json.dumps(e.detail)))
+    # Open episodes started today that are not these were opened by an earlier run today.
+    wanted = {(e.member_id, str(e.kind)) for e in new}
+    opened = ChurnEpisode.objects.filter(started_on=as_of, ended_on=None).only("pk", "member_id", "kind", "detail")
+    return [e for e in opened.iterator(chunk_size=CHUNK) if (e.member_id, e.kind) in wanted]
 
 
 def lifecycle_changes(previous: pa.Table, current: pa.Table) -> list[tuple[int, str, str]]:
