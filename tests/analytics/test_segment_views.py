@@ -115,3 +115,13 @@ def test_the_builder_page_carries_the_catalog_in_the_page_language(client, staff
     catalog = json.loads(page[start : page.index("</script>", start)])
     labels = {f["key"]: f["label"] for f in catalog["fields"]}
     assert labels["overdue"] == "超出惯常复购周期" and labels["tier"] == "会员等级"
+
+
+def test_the_builder_s_units_are_in_the_page_language(client, staff, members):
+    client.force_login(staff("marketer"))
+    page = client.get(reverse("analytics:segment_new"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    start = page.index('<script id="segment-catalog" type="application/json">') + len(
+        '<script id="segment-catalog" type="application/json">'
+    )
+    units = {f["key"]: f["unit"] for f in json.loads(page[start : page.index("</script>", start)])["fields"]}
+    assert (units["age"], units["recency_days"], units["points_balance"], units["clv"]) == ("岁", "天", "积分", "¥")

@@ -212,6 +212,7 @@ def test_and_or_groups(world):
         (one("clv", value=[None, None]), "Customer lifetime value: give at least one end of the range."),
         (one("overdue", value="yes"), "Overdue for the usual purchase: yes or no."),
         (one("tags", op="in", value=["x"]), "Tags: any of, all of or none of."),
+        (one("lifecycle_stage", op="any", value=["new"]), "Lifecycle stage: is one of, or is none of."),
         ({"match": "every", "conditions": []}, "match"),
         (
             {

@@ -124,10 +124,6 @@ def day_number(day: dt.date) -> int:
     return (day - EPOCH).days
 
 
-def from_day_number(n: int) -> dt.date:
-    return EPOCH + dt.timedelta(days=n)
-
-
 def utc_offset(day: dt.date) -> int:
     """The program zone's UTC offset on that day, in seconds (a purchase's local day uses it)."""
     noon = dt.datetime.combine(day, dt.time(12), tzinfo=clock.member_zone())

@@ -113,7 +113,7 @@ class FieldSpec:
     group: Any  # where the builder lists it
     build: Callable[[Condition], Q]
     choices: Callable[[], list[tuple[str, str]]] | None = None
-    unit: str = ""  # shown next to range inputs: "¥", "days", "points"
+    unit: Any = ""  # shown next to range inputs: "¥", YEARS, DAYS, POINTS
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -154,16 +154,11 @@ def _values(cond: Condition) -> list[Any]:
     return value
 
 
-def _in(lookup: str) -> Callable[[Condition], Q]:
-    def build(cond: Condition) -> Q:
-        q = Q(**{f"{lookup}__in": _values(cond)})
-        if cond.op == "not_in":
-            return ~q
-        if cond.op != "in":
-            raise refused(cond, gettext("is one of, or is none of"))
-        return q
-
-    return build
+def _negatable(cond: Condition, q: Q) -> Q:
+    """`in` keeps the members the condition names, `not_in` everyone else; other ops are refused."""
+    if cond.op not in ("in", "not_in"):
+        raise refused(cond, gettext("is one of, or is none of"))
+    return ~q if cond.op == "not_in" else q
 
 
 def _flag(lookup: str) -> Callable[[Condition], Q]:
@@ -228,8 +223,7 @@ def _birthday_month(cond: Condition) -> Q:
     months = [int(v) for v in _values(cond)]
     if any(not 1 <= m <= 12 for m in months):
         raise refused(cond, gettext("months are 1 to 12"))
-    q = Q(birthday__month__in=months)
-    return ~q if cond.op == "not_in" else q
+    return _negatable(cond, Q(birthday__month__in=months))
 
 
 def _has_email(cond: Condition) -> Q:
@@ -243,8 +237,7 @@ def _text_in(lookup: str) -> Callable[[Condition], Q]:
         values = [str(v).strip() for v in _values(cond) if str(v).strip()]
         if not values:
             raise refused(cond, gettext("pick at least one value"))
-        q = Q(**{f"{lookup}__in": values})
-        return ~q if cond.op == "not_in" else q
+        return _negatable(cond, Q(**{f"{lookup}__in": values}))
 
     return build
 
@@ -254,7 +247,7 @@ def _attribute(cond: Condition) -> Q:
         raise refused(cond, gettext("choose the profile field"))
     values = _values(cond)
     has = MemberAttribute.objects.filter(member=OuterRef("pk"), definition__key=cond.key, value__in=values)
-    return ~Q(Exists(has)) if cond.op == "not_in" else Q(Exists(has))
+    return _negatable(cond, Q(Exists(has)))
 
 
 def _tags(cond: Condition) -> Q:
@@ -282,7 +275,7 @@ def _tier(cond: Condition) -> Q:
     q = Q()
     for code in codes:
         q |= Q(pk__in=members_at(str(code), Member.objects.all()).values("pk"))
-    return ~q if cond.op == "not_in" else q
+    return _negatable(cond, q)
 
 
 def _tier_choices() -> list[tuple[str, str]]:
@@ -366,6 +359,7 @@ def _consent(cond: Condition) -> Q:
 
 # The catalog ---------------------------------------------------------------
 
+YEARS, DAYS, POINTS = _("years"), _("days"), _("points")
 PROFILE, ATTRS, TIER_POINTS, ANALYTICS, BEHAVIOUR, CONSENT = (
     _("Profile"),
     _("Profile fields"),
@@ -392,14 +386,12 @@ def _choices(choices: Any) -> Callable[[], list[tuple[str, str]]]:
 
 def _choice(key: str, label: Any, group: Any, lookup: str, choices: Callable[[], list[tuple[str, str]]]) -> FieldSpec:
     def build(cond: Condition) -> Q:
-        chosen = _checked_choices(choices)(cond)
-        q = Q(**{f"{lookup}__in": chosen})
-        return ~q if cond.op == "not_in" else q
+        return _negatable(cond, Q(**{f"{lookup}__in": _checked_choices(choices)(cond)}))
 
     return FieldSpec(key, label, "choice", group, build, choices)
 
 
-def _metric_range(key: str, label: Any, unit: str = "", cast: Callable[[Any], Any] = Decimal) -> FieldSpec:
+def _metric_range(key: str, label: Any, unit: Any = "", cast: Callable[[Any], Any] = Decimal) -> FieldSpec:
     return FieldSpec(key, label, "range", ANALYTICS, _range_of(f"metrics__{key}", cast), unit=unit)
 
 
@@ -407,10 +399,10 @@ FIELDS: dict[str, FieldSpec] = {
     spec.key: spec
     for spec in [
         _choice("gender", _("Gender"), PROFILE, "gender", _choices(Gender.choices)),
-        FieldSpec("age", _("Age"), "range", PROFILE, _age, unit="years"),
+        FieldSpec("age", _("Age"), "range", PROFILE, _age, unit=YEARS),
         FieldSpec("city", _("City"), "text", PROFILE, _text_in("city")),
         _choice("join_channel", _("Join channel"), PROFILE, "join_channel", _choices(JoinChannel.choices)),
-        FieldSpec("joined_days", _("Days since joining"), "range", PROFILE, _joined_days, unit="days"),
+        FieldSpec("joined_days", _("Days since joining"), "range", PROFILE, _joined_days, unit=DAYS),
         _choice("store", _("Home store"), PROFILE, "store_id", _stores),
         _choice("status", _("Status"), PROFILE, "status", _live_statuses),
         FieldSpec(
@@ -425,14 +417,14 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("attribute", _("Profile field"), "attribute", ATTRS, _attribute),
         FieldSpec("tags", _("Tags"), "tags", PROFILE, _tags),
         FieldSpec("tier", _("Tier"), "choice", TIER_POINTS, _tier, _tier_choices),
-        FieldSpec("points_balance", _("Points balance"), "range", TIER_POINTS, _points_balance, unit="points"),
+        FieldSpec("points_balance", _("Points balance"), "range", TIER_POINTS, _points_balance, unit=POINTS),
         FieldSpec(
             "points_expiring",
             _("Points expiring"),
             "range",
             TIER_POINTS,
             _points_expiring,
-            unit="points",
+            unit=POINTS,
             extra={"days": 30},
         ),
         _choice("rfm_segment", _("RFM segment"), ANALYTICS, "metrics__rfm_segment", _choices(RfmSegment.choices)),
@@ -451,7 +443,7 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("gone_cold", _("Gone cold"), "flag", ANALYTICS, _flag("metrics__gone_cold")),
         _metric_range("clv", _("Customer lifetime value"), unit="¥"),
         _metric_range("p_alive", _("Probability still active (0–1)")),
-        _metric_range("recency_days", _("Days since the last purchase"), unit="days", cast=int),
+        _metric_range("recency_days", _("Days since the last purchase"), unit=DAYS, cast=int),
         _metric_range("purchase_days_short", _("Purchase days in the short window"), cast=int),
         _metric_range("purchase_days_medium", _("Purchase days in the medium window"), cast=int),
         _metric_range("purchase_days_long", _("Purchase days in the last year"), cast=int),
@@ -538,7 +530,7 @@ def catalog() -> dict[str, Any]:
             "kind": spec.kind,
             "group": str(spec.group),
             "choices": [[k, v] for k, v in spec.choices()] if spec.choices else [],
-            "unit": spec.unit,
+            "unit": str(spec.unit),
             **spec.extra,
         }
         for spec in FIELDS.values()
