@@ -75,6 +75,7 @@ def test_save_edit_snapshot_and_archive_through_the_pages(client, staff, members
     assert refused.status_code == 422 and "A segment needs a name." in refused.content.decode()
     broken = client.post(reverse("analytics:segment", args=[segment.pk]), {"name": "逾期会员", "rules": "{not json"})
     assert broken.status_code == 422
+    assert "The rules are not valid JSON." in broken.content.decode()
     assert Segment.objects.get(pk=segment.pk).rules == OVERDUE
 
     snap = client.post(reverse("analytics:segment_snapshot", args=[segment.pk]), {"label": "三月"})
@@ -125,3 +126,13 @@ def test_the_builder_s_units_are_in_the_page_language(client, staff, members):
     )
     units = {f["key"]: f["unit"] for f in json.loads(page[start : page.index("</script>", start)])["fields"]}
     assert (units["age"], units["recency_days"], units["points_balance"], units["clv"]) == ("岁", "天", "积分", "¥")
+
+
+def test_counting_a_saved_segment_s_own_rules_keeps_the_count(client, staff, members):
+    segment = services.create_segment(name="逾期", rules=OVERDUE)
+    client.force_login(staff("marketer"))
+    other = {"match": "all", "conditions": [{"field": "gone_cold", "value": True}]}
+    client.post(reverse("analytics:segment_count"), {"rules": json.dumps(other), "segment": segment.pk})
+    assert Segment.objects.get(pk=segment.pk).last_count is None  # rules being edited, not saved
+    client.post(reverse("analytics:segment_count"), {"rules": json.dumps(OVERDUE), "segment": segment.pk})
+    assert Segment.objects.get(pk=segment.pk).last_count == 2

@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from patron.analytics import queries, segments, services
+from patron.analytics.errors import ErrorCode
 from patron.analytics.models import Segment, SegmentSnapshot
-from patron.core.errors import DomainError
+from patron.core.errors import DomainError, ValidationFailed
 from patron.core.permissions import Perm, has_perm, require_perm
 from patron.core.views import file_response, page_number
 from patron.members import exports
@@ -27,11 +28,12 @@ SAMPLE = 20
 
 
 def _rules_from(request: HttpRequest) -> Any:
-    """The builder posts its rules as JSON; a broken post is an empty object, refused later."""
+    """The rules the builder posts, as JSON (its script writes them; a hand-made post may not)."""
     try:
         return json.loads(request.POST.get("rules") or "{}")
-    except json.JSONDecodeError:
-        return {"match": "broken"}
+    except json.JSONDecodeError as exc:
+        message = _("The rules are not valid JSON.")
+        raise ValidationFailed(message, code=ErrorCode.INVALID_SEGMENT, fields={"rules": message}) from exc
 
 
 def builder_words() -> dict[str, str]:
@@ -90,19 +92,26 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/segment_list.html", context)
 
 
-@require_perm(Perm.SEGMENTS_MANAGE)
-def segment_new(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _builder(request, None)
-    rules = _rules_from(request)
+def _save(request: HttpRequest, segment: Segment | None) -> HttpResponse:
+    """Create (no segment yet) or update from the builder's form; a refusal goes back onto it."""
+    name, description = request.POST.get("name", ""), request.POST.get("description", "")
+    rules: Any = None
     try:
-        segment = services.create_segment(
-            name=request.POST.get("name", ""), description=request.POST.get("description", ""), rules=rules
-        )
+        rules = _rules_from(request)
+        if segment is None:
+            segment = services.create_segment(name=name, description=description, rules=rules)
+        else:
+            services.update_segment(segment, name=name, description=description, rules=rules)
     except DomainError as exc:
-        return _builder(request, None, status=422, error=exc, rules=rules, name=request.POST.get("name", ""))
+        shown = {"rules": rules} if rules is not None else {}
+        return _builder(request, segment, status=422, error=exc, name=name, **shown)
     messages.success(request, _("Segment saved."))
     return redirect("analytics:segment", pk=segment.pk)
+
+
+@require_perm(Perm.SEGMENTS_MANAGE)
+def segment_new(request: HttpRequest) -> HttpResponse:
+    return _save(request, None) if request.method == "POST" else _builder(request, None)
 
 
 @require_perm(Perm.SEGMENTS_VIEW)
@@ -112,35 +121,25 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return _builder(request, segment)
     if not has_perm(request.user, Perm.SEGMENTS_MANAGE):
         raise DjangoDenied(Perm.SEGMENTS_MANAGE)
-    rules = _rules_from(request)
-    try:
-        services.update_segment(
-            segment, name=request.POST.get("name", ""), description=request.POST.get("description", ""), rules=rules
-        )
-    except DomainError as exc:
-        return _builder(request, segment, status=422, error=exc, rules=rules)
-    messages.success(request, _("Segment saved."))
-    return redirect("analytics:segment", pk=segment.pk)
+    return _save(request, segment)
 
 
 @require_POST
 @require_perm(Perm.SEGMENTS_VIEW)
 def segment_count(request: HttpRequest) -> HttpResponse:
-    """The builder's live count and sample (htmx), for the rules being edited."""
-    rules = _rules_from(request)
-    context: dict[str, Any] = {}
+    """The builder's live count and sample (htmx), for the rules being edited. When they are a saved
+    segment's own rules, the count is kept for the list page."""
     try:
-        services.checked_rules(rules)
-        context["count"] = queries.segment_count(rules)
-        context["sample"] = [(m, mask_phone(m.phone)) for m in queries.segment_sample(rules, SAMPLE)]
+        rules = services.checked_rules(_rules_from(request))
+        count = queries.segment_count(rules)
+        sample = [(m, mask_phone(m.phone)) for m in queries.segment_sample(rules, SAMPLE)]
     except DomainError as exc:
-        context["error"] = exc
-    segment_id = request.POST.get("segment")
-    if segment_id and "count" in context and segment_id.isdigit():
-        segment = Segment.objects.filter(pk=int(segment_id), archived_at=None).first()
-        if segment is not None and segment.rules == services.checked_rules(rules):
-            services.record_count(segment, context["count"])
-    return render(request, "analytics/_segment_count.html", context)
+        return render(request, "analytics/_segment_count.html", {"error": exc})
+    saved = request.POST.get("segment", "")
+    segment = Segment.objects.filter(pk=int(saved), archived_at=None).first() if saved.isdigit() else None
+    if segment is not None and segment.rules == rules:
+        services.record_count(segment, count)
+    return render(request, "analytics/_segment_count.html", {"count": count, "sample": sample})
 
 
 @require_POST
