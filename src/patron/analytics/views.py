@@ -15,13 +15,14 @@ from patron.analytics import config, queries
 from patron.analytics.models import MemberMetrics
 from patron.core.context import current_actor
 from patron.core.permissions import Perm, has_perm
+from patron.core.types import yuan
 from patron.core.views import fragment
 from patron.members.models import Member
 from patron.members.queries import register_360_section
 
 
 def money(value: Decimal | int | None) -> str:
-    return "–" if value is None else f"¥{Decimal(value):,.2f}"
+    return "–" if value is None else yuan(value)
 
 
 def register_member_section() -> None:

@@ -30,6 +30,7 @@ from patron.analytics.kpis import Figures, Period, PeriodKind
 from patron.analytics.models import LifecycleStage, MetricsRun, Segment, ValueClass
 from patron.core import clock
 from patron.core.permissions import Perm, require_perm
+from patron.core.types import yuan
 from patron.core.views import file_response
 from patron.members.models import Member, Store
 from patron.rewards import exports
@@ -153,7 +154,7 @@ def shown(value: Any, unit: Unit) -> str:
     if value is None:
         return DASH
     if unit == Unit.MONEY:
-        return f"¥{Decimal(value):,.2f}"
+        return yuan(value)
     if unit == Unit.PERCENT:
         return f"{Decimal(value):.1f}%"
     return f"{value:,}"

@@ -12,6 +12,11 @@ Points = NewType("Points", int)
 _MINOR_UNITS = {"CNY": 2, "HKD": 2, "TWD": 2, "USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "KRW": 0, "SGD": 2, "MOP": 2}
 
 
+def yuan(value: Decimal | int) -> str:
+    """An amount in the program's currency as the console shows it: ¥1,234.50."""
+    return f"¥{Decimal(value):,.2f}"
+
+
 def points(value: int) -> Points:
     """Checked constructor: refuses floats and bools so fractional points can never sneak in."""
     if isinstance(value, bool) or not isinstance(value, int):

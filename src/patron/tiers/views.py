@@ -29,6 +29,7 @@ from patron.core.context import current_actor
 from patron.core.errors import DomainError
 from patron.core.forms import show_domain_error
 from patron.core.permissions import Perm, has_perm, require_perm
+from patron.core.types import yuan
 from patron.core.views import form_page, fragment, is_htmx, safe_next
 from patron.members.models import Member
 from patron.members.queries import register_360_section, register_timeline_sentence
@@ -75,10 +76,6 @@ def _display(tier: TierSpec) -> str:
     return tier.display(_language())
 
 
-def _money(value: Decimal | int) -> str:
-    return f"¥{Decimal(value):,.2f}"
-
-
 # --------------------------------------------------------------------------- how a model reads
 
 
@@ -107,7 +104,7 @@ def threshold_text(tier: TierSpec) -> str:
     parts = []
     for metric, value in tier.qualify.thresholds().items():
         if metric == "spend":
-            parts.append(_("spend %(amount)s") % {"amount": _money(value)})
+            parts.append(_("spend %(amount)s") % {"amount": yuan(value)})
         elif metric == "purchase_days":
             parts.append(ngettext("%(n)s purchase day", "%(n)s purchase days", int(value)) % {"n": value})
         else:
@@ -375,7 +372,7 @@ def reason_label(reason: str) -> str:
 def _need_text(need: queries.Need) -> str:
     missing = need.missing
     if need.metric == "spend":
-        return _("spend %(amount)s more") % {"amount": _money(missing)}
+        return _("spend %(amount)s more") % {"amount": yuan(missing)}
     n = int(missing)
     if need.metric == "purchase_days":
         return ngettext("%(n)s more purchase day", "%(n)s more purchase days", n) % {"n": n}
@@ -383,7 +380,7 @@ def _need_text(need: queries.Need) -> str:
 
 
 def _value_text(metric: str, value: Decimal | int) -> str:
-    return _money(value) if metric == "spend" else str(value)
+    return yuan(value) if metric == "spend" else str(value)
 
 
 def goal_sentence(goal: queries.Goal, *, keep: bool) -> str:
