@@ -11,7 +11,7 @@ import pytest
 from django.db.models import Sum
 from django.utils import translation
 
-from patron.analytics import queries, segments, services
+from patron.analytics import queries, segments, services, spend
 from patron.analytics.models import MemberMetrics, SegmentSnapshot
 from patron.core import clock
 from patron.core.errors import Conflict, ValidationFailed
@@ -143,7 +143,8 @@ def test_points_balance(world):
 
 
 def test_bought_category_in_the_last_days(world):
-    since = NOW - dt.timedelta(days=60)
+    with clock.frozen(NOW):
+        since = spend.window_start(60)
     category = TransactionLine.objects.exclude(category="").values_list("category", flat=True).first()
     bought = TransactionLine.objects.filter(
         category=category, transaction__kind="sale", transaction__occurred_at__gte=since
@@ -154,7 +155,8 @@ def test_bought_category_in_the_last_days(world):
 
 
 def test_spend_in_stores(world):
-    since = NOW - dt.timedelta(days=365)
+    with clock.frozen(NOW):
+        since = spend.window_start(365)  # today and the 364 days before
     store = Transaction.objects.values_list("store_id", flat=True).first()
     txns = Transaction.objects.filter(store_id=store, occurred_at__gte=since)
     net: dict[int, Decimal] = {}

@@ -156,6 +156,10 @@ class MetricsRun(models.Model):
     settings = models.JSONField(default=dict)  # the settings the run used
     error = models.TextField(blank=True)
     actor_label = models.CharField(max_length=150, blank=True)
+    # Which transactions the run read: {"upto": the highest id, "unread": ids up to it it did not see
+    # (a sale not yet committed then, or an id never used)}. `analytics.spend` counts the others
+    # as news since the run. Empty when the engine read its own tables.
+    read_mark = models.JSONField(default=dict)
 
     class Meta:
         constraints = [

@@ -31,6 +31,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from patron.analytics import spend
 from patron.analytics.models import LifecycleStage, RfmSegment, ValueClass
 from patron.core import clock
 from patron.ledger.models import Account, AccountKind, Lot
@@ -44,7 +45,6 @@ from patron.members.models import (
     MemberAttribute,
     MemberStatus,
     MemberTag,
-    Transaction,
     TransactionLine,
 )
 
@@ -317,7 +317,7 @@ def _points_expiring(cond: Condition) -> Q:
 
 
 def _since(cond: Condition) -> dt.datetime:
-    return clock.now() - dt.timedelta(days=cond.days or 90)
+    return spend.window_start(cond.days or 90)
 
 
 def _bought(column: str) -> Callable[[Condition], Q]:
@@ -335,13 +335,8 @@ def _bought(column: str) -> Callable[[Condition], Q]:
 
 def _store_spend(cond: Condition) -> Q:
     """Net spend (sales less refunds) in the last `days` days, in the chosen stores (or all)."""
-    txns = Transaction.objects.filter(occurred_at__gte=_since(cond))
-    if cond.stores:
-        txns = txns.filter(store_id__in=cond.stores)
-    net = Sum("amount", filter=Q(kind="sale"), default=Decimal(0)) - Sum(
-        "amount", filter=Q(kind="refund"), default=Decimal(0)
-    )
-    return _grouped_range(txns.values("member_id").annotate(net=net), "net", cond, txns)
+    low, high = _range(cond)
+    return spend.members_spending(cond.days or 90, low, high, cond.stores)
 
 
 def _consent(cond: Condition) -> Q:
@@ -479,6 +474,11 @@ FIELDS: dict[str, FieldSpec] = {
 
 def parse(rules: dict[str, Any] | Group) -> Group:
     """Validate the rules' shape and every condition's field (raises SegmentError)."""
+    return _parsed(rules)[0]
+
+
+def _parsed(rules: dict[str, Any] | Group) -> tuple[Group, Q]:
+    """The rules validated, and compiled once: some conditions read the database to compile."""
     from pydantic import ValidationError
 
     try:
@@ -489,8 +489,7 @@ def parse(rules: dict[str, Any] | Group) -> Group:
         # A wrong shape is no builder's doing: pydantic's own words, and where.
         message = gettext("The rules are not valid: %(where)s %(msg)s") % {"where": where, "msg": first["msg"]}
         raise SegmentError(message) from exc
-    compile_rules(group)  # every condition builds, or the error names it
-    return group
+    return group, compile_rules(group)  # every condition builds, or the error names it
 
 
 def compile_rules(group: Group) -> Q:
@@ -511,7 +510,7 @@ def _condition(cond: Condition) -> Q:
 
 def members_matching(rules: dict[str, Any] | Group) -> Any:
     """Live members matching the rules, as a queryset (no rules: every live member)."""
-    return Member.objects.filter(status__in=LIVE_STATUSES).filter(compile_rules(parse(rules)))
+    return Member.objects.filter(status__in=LIVE_STATUSES).filter(_parsed(rules)[1])
 
 
 # --------------------------------------------------------------------------- for the builder

@@ -51,9 +51,11 @@ def refresh_metrics(*, as_of: dt.date | None = None, engine: str = "duckdb") -> 
     seconds: dict[str, float] = {}
     try:
         inputs = None
+        read_mark: dict[str, Any] = {}
         if engine != "postgres":
             with _timed(seconds, "read"):
                 inputs = engines.read_inputs()
+                read_mark = writeback.read_mark(inputs["purchases"]["txn_id"])
         with _timed(seconds, "compute"):
             result = engines.compute(engine, params, inputs)
             inputs = None  # the purchases are the biggest thing in memory: free them before the write
@@ -66,7 +68,7 @@ def refresh_metrics(*, as_of: dt.date | None = None, engine: str = "duckdb") -> 
                 monthly_discount=settings.monthly_discount,
             )
             rows = writeback.metrics_table(result, scores, as_of)
-        _store(run, rows, as_of, seconds, scores.fit)
+        _store(run, rows, as_of, seconds, scores.fit, read_mark)
     except Exception as exc:
         MetricsRun.objects.filter(pk=run.pk).update(
             status=RunStatus.FAILED, finished_at=clock.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
@@ -105,7 +107,14 @@ def _timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
 
 
 @transaction.atomic
-def _store(run: MetricsRun, rows: pa.Table, as_of: dt.date, seconds: dict[str, float], fit: dict[str, Any]) -> None:
+def _store(
+    run: MetricsRun,
+    rows: pa.Table,
+    as_of: dt.date,
+    seconds: dict[str, float],
+    fit: dict[str, Any],
+    read_mark: dict[str, Any],
+) -> None:
     started = time.perf_counter()
     previous = engines.read_query(
         f"SELECT member_id, lifecycle_stage FROM {MemberMetrics._meta.db_table}",
@@ -120,7 +129,12 @@ def _store(run: MetricsRun, rows: pa.Table, as_of: dt.date, seconds: dict[str, f
     opened = _update_episodes(rows, as_of)
     seconds["write"] = round(time.perf_counter() - started, 3)
     MetricsRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.DONE, finished_at=clock.now(), members=rows.num_rows, seconds=seconds, clv_fit=fit
+        status=RunStatus.DONE,
+        finished_at=clock.now(),
+        members=rows.num_rows,
+        seconds=seconds,
+        clv_fit=fit,
+        read_mark=read_mark,
     )
     publish(MetricsRefreshed(run_id=run.pk, as_of=as_of.isoformat(), members=rows.num_rows))
     publish_all([_event(episode) for episode in opened])
