@@ -168,7 +168,7 @@ class _Basis:
         new_start = window_start(self.days)
         after_run_day = clock.local_midnight(self.run_day + dt.timedelta(days=1))
         read = f"id <= %s{self._not_gap()}"
-        slices: list[tuple[str, list[Any]]] = [
+        slices: list[tuple[str, str, list[Any]]] = [
             # Read by the run, on days that have left the window since.
             (
                 f"-({NET})",
