@@ -136,3 +136,71 @@ def test_counting_a_saved_segment_s_own_rules_keeps_the_count(client, staff, mem
     assert Segment.objects.get(pk=segment.pk).last_count is None  # rules being edited, not saved
     client.post(reverse("analytics:segment_count"), {"rules": json.dumps(OVERDUE), "segment": segment.pk})
     assert Segment.objects.get(pk=segment.pk).last_count == 2
+
+
+# --------------------------------------------------------------------------- coupons to a snapshot
+
+
+def test_coupons_go_to_the_members_frozen_in_the_snapshot_and_no_one_else(client, staff, members):
+    from patron.rewards.models import Coupon
+    from tests.rewards.factories import make_batch
+
+    batch = make_batch()
+    segment = services.create_segment(name="逾期", rules=OVERDUE)
+    snapshot = services.take_snapshot(segment)
+    MemberMetrics.objects.filter(member=members[2]).update(overdue=True)  # in the segment after the snapshot
+    client.force_login(staff("marketer"))
+    page = client.get(reverse("analytics:snapshot", args=[snapshot.pk])).content.decode()
+    assert 'data-testid="snapshot-coupons"' in page and batch.code in page
+    response = client.post(reverse("analytics:snapshot_coupons", args=[snapshot.pk]), {"batch": batch.pk}, follow=True)
+    assert "2 coupons issued; 0 members skipped" in response.content.decode()
+    holders = set(Coupon.objects.filter(batch=batch).values_list("member_id", flat=True))
+    assert holders == {members[0].pk, members[1].pk}
+    assert set(Coupon.objects.filter(batch=batch).values_list("source_ref", flat=True)) == {f"snapshot:{snapshot.pk}"}
+    audit = AuditEntry.objects.get(action="segments.snapshot_coupons")
+    assert audit.after == {"batch": batch.code, "members": 2, "queued": False}
+    response = client.post(reverse("analytics:snapshot_coupons", args=[snapshot.pk]), {"batch": ""}, follow=True)
+    assert "Choose a coupon batch." in response.content.decode()
+
+
+def test_a_large_snapshot_is_issued_in_the_background(
+    client, staff, members, monkeypatch, django_capture_on_commit_callbacks
+):
+    from types import SimpleNamespace
+
+    from patron.rewards import services as reward_services
+    from patron.rewards import tasks
+    from tests.rewards.factories import make_batch
+
+    batch = make_batch()
+    snapshot = services.take_snapshot(services.create_segment(name="逾期", rules=OVERDUE))
+    monkeypatch.setattr(reward_services.coupons, "GROUP_INLINE", 1)
+    queued = []
+    monkeypatch.setattr(tasks, "issue_to_members", SimpleNamespace(enqueue=lambda *args: queued.append(args)))
+    client.force_login(staff("marketer"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("analytics:snapshot_coupons", args=[snapshot.pk]), {"batch": batch.pk}, follow=True
+        )
+    assert "Coupons for 2 members are being issued in the background." in response.content.decode()
+    assert queued == [(batch.pk, sorted([members[0].pk, members[1].pk]), f"snapshot:{snapshot.pk}")]
+
+
+def test_issuing_to_a_snapshot_by_role(client, staff, members):
+    from patron.rewards.models import Coupon
+    from tests.rewards.factories import make_batch
+
+    batch = make_batch()
+    snapshot = services.take_snapshot(services.create_segment(name="逾期", rules=OVERDUE))
+    for role in Role:
+        client.force_login(staff(role.value))
+        allowed = role in roles_with(Perm.SEGMENTS_VIEW) and role in roles_with(Perm.COUPONS_ISSUE)
+        if role in roles_with(Perm.SEGMENTS_VIEW):
+            page = client.get(reverse("analytics:snapshot", args=[snapshot.pk])).content.decode()
+            assert ('data-testid="snapshot-coupons"' in page) == allowed, role
+        before = Coupon.objects.count()
+        response = client.post(reverse("analytics:snapshot_coupons", args=[snapshot.pk]), {"batch": batch.pk})
+        assert response.status_code == (302 if allowed else 403), role
+        if not allowed:
+            assert Coupon.objects.count() == before, role  # nothing issued on a refusal
+    assert set(Coupon.objects.filter(batch=batch).values_list("member_id", flat=True)) == {m.pk for m in members[:2]}

@@ -758,7 +758,7 @@ def test_a_large_group_is_issued_in_the_background(
     client, staff, world, monkeypatch, django_capture_on_commit_callbacks
 ):
     client.force_login(staff("marketer"))
-    monkeypatch.setattr(forms, "GROUP_INLINE", 1)
+    monkeypatch.setattr(services.coupons, "GROUP_INLINE", 1)
     queued = []
     monkeypatch.setattr(tasks, "issue_to_members", SimpleNamespace(enqueue=lambda *args: queued.append(args)))
     pasted = f"{world.buyer.member_no} {world.other.member_no}"
@@ -767,7 +767,7 @@ def test_a_large_group_is_issued_in_the_background(
             reverse("rewards:batch_issue_group", args=[world.batch.pk]), {"group": "list", "member_nos": pasted}
         )
     assert response.status_code == 302
-    assert queued == [(world.batch.pk, sorted([world.buyer.pk, world.other.pk]))]
+    assert queued == [(world.batch.pk, sorted([world.buyer.pk, world.other.pk]), "")]
     assert not _holds(world.buyer, world.batch)
 
 

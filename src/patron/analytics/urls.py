@@ -16,6 +16,7 @@ urlpatterns = [
     path("analytics/segments/<int:pk>/export/", v.segment_export, name="segment_export"),
     path("analytics/snapshots/<int:pk>/", v.snapshot_detail, name="snapshot"),
     path("analytics/snapshots/<int:pk>/export/", v.snapshot_export, name="snapshot_export"),
+    path("analytics/snapshots/<int:pk>/coupons/", v.snapshot_coupons, name="snapshot_coupons"),
     path("analytics/settings/", views_settings.settings_page, name="settings"),
     path("analytics/runs/", views_settings.run_list, name="runs"),
     path("analytics/runs/refresh/", views_settings.refresh_now, name="refresh"),

@@ -23,6 +23,8 @@ from patron.core.views import file_response, page_number
 from patron.members import exports
 from patron.members.phones import mask_phone
 from patron.members.queries import paginate
+from patron.rewards.forms import MemberIssueForm
+from patron.rewards.services import GROUP_INLINE
 
 SAMPLE = 20
 
@@ -172,8 +174,24 @@ def snapshot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page,
         "rows": [(m, mask_phone(m.phone)) for m in page.items],
         "can_export": has_perm(request.user, Perm.MEMBERS_EXPORT),
+        "coupon_form": MemberIssueForm() if has_perm(request.user, Perm.COUPONS_ISSUE) else None,
+        "group_inline": GROUP_INLINE,
     }
     return render(request, "analytics/snapshot_detail.html", context)
+
+
+@require_POST
+@require_perm(Perm.SEGMENTS_VIEW)
+@require_perm(Perm.COUPONS_ISSUE)
+def snapshot_coupons(request: HttpRequest, pk: int) -> HttpResponse:
+    """One coupon of a batch to each member frozen in the snapshot."""
+    snapshot = get_object_or_404(SegmentSnapshot, pk=pk)
+    form = MemberIssueForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a coupon batch."))
+    else:
+        messages.success(request, services.issue_coupons(snapshot, form.cleaned_data["batch"]).summary())
+    return redirect("analytics:snapshot", pk=snapshot.pk)
 
 
 def _export(request: HttpRequest, members: Any, audit: dict[str, Any], name: str) -> HttpResponse:

@@ -42,7 +42,6 @@ from patron.tiers import queries as tier_queries
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
 INT_MAX = 2_147_483_647  # a PositiveIntegerField's column
 SMALL_MAX = 32_767  # a PositiveSmallIntegerField's column
-GROUP_INLINE = 200  # a group up to this size is issued while the page waits; a larger one in the background
 GENERATE_INLINE = 10_000  # the same for generated codes
 GENERATE_MAX = 10_000_000
 WAITING = "waiting"  # the orders queue's default: confirmed gifts and stored value, to hand over or credit

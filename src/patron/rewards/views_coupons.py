@@ -115,7 +115,7 @@ def _render_batch(request: HttpRequest, batch: CouponBatch, status: int = 200, *
         "issue_form": forms.IssueForm(),
         "group_form": forms.IssueGroupForm(),
         "inline_max": forms.GENERATE_INLINE,
-        "group_inline": forms.GROUP_INLINE,
+        "group_inline": services.GROUP_INLINE,
         "back": reverse("rewards:batch", args=[batch.pk]),
     }
     context.update(overrides)
@@ -201,20 +201,8 @@ def batch_issue_group(request: HttpRequest, pk: int) -> HttpResponse:
             messages.warning(request, _("No member has these numbers: %(nos)s") % {"nos": shown})
         if not member_ids:
             form.add_error(None, _("No member is in this group."))
-        elif len(member_ids) > forms.GROUP_INLINE:
-            transaction.on_commit(lambda: tasks.issue_to_members.enqueue(batch.pk, member_ids))
-            messages.success(
-                request,
-                _("Coupons for %(n)s members are being issued in the background.") % {"n": len(member_ids)},
-            )
-            return redirect("rewards:batch", pk=batch.pk)
         else:
-            result = services.do_issue_to_members(batch=batch, member_ids=member_ids)
-            messages.success(
-                request,
-                _("%(issued)s coupons issued; %(skipped)s members skipped (at their limit, or the batch is closed).")
-                % {"issued": result.issued, "skipped": result.skipped},
-            )
+            messages.success(request, services.do_issue_to_group(batch=batch, member_ids=member_ids).summary())
             return redirect("rewards:batch", pk=batch.pk)
     return _render_batch(request, batch, status=422, group_form=form)
 

@@ -16,6 +16,8 @@ from patron.core.audit import record_audit
 from patron.core.context import current_actor
 from patron.core.errors import Conflict, ValidationFailed
 from patron.core.events import publish
+from patron.rewards.models import CouponBatch
+from patron.rewards.services import GroupIssue, do_issue_to_group
 
 
 def checked_rules(rules: Any) -> dict[str, Any]:
@@ -134,3 +136,16 @@ def take_snapshot(segment: Segment, *, label: str = "") -> SegmentSnapshot:
     )
     publish(SegmentSnapshotTaken(snapshot_id=snapshot.pk, segment_id=segment.pk, members=count))
     return snapshot
+
+
+def issue_coupons(snapshot: SegmentSnapshot, batch: CouponBatch) -> GroupIssue:
+    """One coupon of the batch to each member frozen in the snapshot (members who joined the
+    segment since get none: that is what the snapshot is for)."""
+    member_ids = list(SnapshotMember.objects.filter(snapshot=snapshot).values_list("member_id", flat=True))
+    issue = do_issue_to_group(batch=batch, member_ids=member_ids, source_ref=f"snapshot:{snapshot.pk}")
+    record_audit(
+        "segments.snapshot_coupons",
+        obj=snapshot,
+        after={"batch": batch.code, "members": issue.members, "queued": issue.result is None},
+    )
+    return issue

@@ -296,6 +296,36 @@ class BulkIssue:
     skipped: int = 0  # at their limit, closed, or unknown
 
 
+GROUP_INLINE = 200  # a group up to this size is issued while the page waits; a larger one in the background
+
+
+@dataclass
+class GroupIssue:
+    members: int
+    result: BulkIssue | None  # None: queued, issued in the background after the commit
+
+    def summary(self) -> str:
+        """What happened, for the page that asked."""
+        if self.result is None:
+            return _("Coupons for %(n)s members are being issued in the background.") % {"n": self.members}
+        return _("%(issued)s coupons issued; %(skipped)s members skipped (at their limit, or the batch is closed).") % {
+            "issued": self.result.issued,
+            "skipped": self.result.skipped,
+        }
+
+
+def do_issue_to_group(*, batch: CouponBatch, member_ids: Iterable[int], source_ref: str = "") -> GroupIssue:
+    """One coupon each to a group chosen in the console (a tag, a tier, pasted numbers, a segment's
+    snapshot): at once for a small group, by a background task for a large one."""
+    from patron.rewards import tasks  # tasks call the services
+
+    ids = sorted(set(member_ids))
+    if len(ids) > GROUP_INLINE:
+        transaction.on_commit(lambda: tasks.issue_to_members.enqueue(batch.pk, ids, source_ref))
+        return GroupIssue(len(ids), None)
+    return GroupIssue(len(ids), do_issue_to_members(batch=batch, member_ids=ids, source_ref=source_ref))
+
+
 def do_issue_to_members(
     *, batch: CouponBatch, member_ids: Iterable[int], source: str = CouponSource.BULK, source_ref: str = ""
 ) -> BulkIssue:
