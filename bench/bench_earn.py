@@ -2,7 +2,8 @@
 
 POST /api/v1/pos/sales (signed per ADR 0006, an Idempotency-Key each, store-bound keys, 1–3
 lines per basket; the sale earns through the retail base rule, 1 point per ¥1) from 16
-keep-alive clients against gunicorn sync workers on the same two cores, with members drawn
+keep-alive clients against gunicorn sync workers and against granian (WSGI, one blocking thread per
+worker; --servers) on the same two cores, with members drawn
 (a) uniformly over all active members and (b) skewed: 1% of the members take half the sales.
 
 - PostgreSQL, with 3 and with 2 workers (the better is named), next to pgbench's TPC-B-like
@@ -17,7 +18,7 @@ The members come from bench_demo's databases when they hold --members members (P
 first, so bench_demo is left as it was. `patron ledger-audit` runs on the copy at the end.
 
     PATRON_DEBUG=1 .venv/bin/python bench/bench_earn.py [--members 1000000] [--seconds 30]
-        [--databases postgresql,sqlite] [--pg-workers 3,2] [--sqlite-workers 3] [--keep]
+        [--databases postgresql,sqlite] [--pg-workers 3,2] [--sqlite-workers 3] [--servers gunicorn,granian] [--keep]
 """
 
 from __future__ import annotations
@@ -278,25 +279,25 @@ def run_load(port: int, setup: dict[str, Any], shoppers: Shoppers, seconds: floa
 def bench_vendor(vendor: str, workers_list: list[int], setup: dict[str, Any], args: argparse.Namespace) -> list[dict]:
     runs = []
     members = setup["members"]
-    for workers in workers_list:
-        log = ROOT / "var" / "bench" / f"gunicorn-earn-{vendor}-{workers}.log"
-        server = Server(bench_env(vendor, DB_NAME), workers=workers, log=log, preload=False)
-        server.start()
-        try:
-            if args.warmup:
-                run_load(
-                    server.port, setup, Shoppers(members, False, 1), args.warmup, f"W{workers}{uuid.uuid4().hex[:6]}"
-                )
-            for skewed in (False, True):
-                label = "skewed 1%→50%" if skewed else "uniform"
-                print(f"== {vendor}: {workers} workers, {label}, {CLIENTS} clients, {args.seconds} s", flush=True)
-                run = f"E{uuid.uuid4().hex[:8]}"
-                result = run_load(server.port, setup, Shoppers(members, skewed, 7), args.seconds, run)
-                result.update(vendor=vendor, workers=workers, distribution=label)
-                print(f"   {json.dumps(result, ensure_ascii=False)}", flush=True)
-                runs.append(result)
-        finally:
-            server.stop()
+    for kind in args.servers.split(","):
+        for workers in workers_list:
+            log = ROOT / "var" / "bench" / f"{kind}-earn-{vendor}-{workers}.log"
+            server = Server(bench_env(vendor, DB_NAME), workers=workers, log=log, preload=False, kind=kind)
+            server.start()
+            try:
+                if args.warmup:
+                    warm = f"W{workers}{uuid.uuid4().hex[:6]}"
+                    run_load(server.port, setup, Shoppers(members, False, 1), args.warmup, warm)
+                for skewed in (False, True):
+                    label = "skewed 1%→50%" if skewed else "uniform"
+                    print(f"== {vendor}: {kind} ×{workers}, {label}, {CLIENTS} clients, {args.seconds} s", flush=True)
+                    run = f"E{uuid.uuid4().hex[:8]}"
+                    result = run_load(server.port, setup, Shoppers(members, skewed, 7), args.seconds, run)
+                    result.update(vendor=vendor, server=kind, workers=workers, distribution=label)
+                    print(f"   {json.dumps(result, ensure_ascii=False)}", flush=True)
+                    runs.append(result)
+            finally:
+                server.stop()
     return runs
 
 
@@ -351,15 +352,17 @@ def sqlite_peer(seconds: float, accounts: int) -> dict[str, Any]:
 
 
 def best(runs: list[dict[str, Any]], vendor: str) -> dict[str, Any] | None:
-    """The worker count with the most sales per second, uniform and skewed summed."""
-    by_workers: dict[int, float] = {}
+    """The server and worker count with the most sales per second, uniform and skewed summed."""
+    by_setup: dict[tuple[str, int], float] = {}
     for r in runs:
         if r["vendor"] == vendor:
-            by_workers[r["workers"]] = by_workers.get(r["workers"], 0) + r["created_per_s"]
-    if not by_workers:
+            key = (r["server"], r["workers"])
+            by_setup[key] = by_setup.get(key, 0) + r["created_per_s"]
+    if not by_setup:
         return None
-    workers = max(by_workers, key=lambda w: by_workers[w])
-    return {"workers": workers, "runs": [r for r in runs if r["vendor"] == vendor and r["workers"] == workers]}
+    kind, workers = max(by_setup, key=lambda k: by_setup[k])
+    chosen = [r for r in runs if r["vendor"] == vendor and (r["server"], r["workers"]) == (kind, workers)]
+    return {"server": kind, "workers": workers, "runs": chosen}
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
@@ -369,22 +372,23 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"clients, {args.seconds} s each, members: {results['members']:,}"
     )
     print(
-        f"{'database':<12}{'workers':>8}  {'members drawn':<16}{'req/s':>9}{'sales/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}"
+        f"{'database':<12}{'server':<10}{'workers':>8}  {'members drawn':<16}{'req/s':>9}{'sales/s':>9}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
     )
     for r in runs:
         print(
-            f"{r['vendor']:<12}{r['workers']:>8}  {r['distribution']:<16}{r['requests_per_s']:>9,.1f}"
+            f"{r['vendor']:<12}{r['server']:<10}{r['workers']:>8}  {r['distribution']:<16}{r['requests_per_s']:>9,.1f}"
             f"{r['created_per_s']:>9,.1f}{r['p50_ms'] or 0:>9,.1f}{r['p99_ms'] or 0:>9,.1f}{r['errors']:>8,}"
         )
         if r["errors"]:
-            print(f"{'':>22}non-201: {r['statuses']} {r['codes']}")
+            print(f"{'':>32}non-201: {r['statuses']} {r['codes']}")
     pg, peer = results.get("pgbench"), results.get("sqlite_peer")
     pg_best = best(runs, "postgresql")
     if pg and pg.get("tps") and pg_best:
         print(
             f"\npgbench TPC-B-like, {CLIENTS} clients, {pg['seconds']} s: {pg['tps']:,.0f} tps "
-            f"(latency avg {pg['latency_avg_ms']} ms). PostgreSQL is best with {pg_best['workers']} workers:"
+            f"(latency avg {pg['latency_avg_ms']} ms). "
+            f"PostgreSQL is best with {pg_best['server']} ×{pg_best['workers']}:"
         )
         for r in pg_best["runs"]:
             ratio = r["created_per_s"] / pg["tps"]
@@ -402,7 +406,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         for r in sqlite_runs:
             ratio = r["created_per_s"] / peer["commits_per_s"]
             print(
-                f"  {r['workers']} workers {r['distribution']:<16} {r['created_per_s']:,.1f} sales/s = {ratio:.3f}× "
+                f"  {r['server']} ×{r['workers']} {r['distribution']:<16} "
+                f"{r['created_per_s']:,.1f} sales/s = {ratio:.3f}× "
                 f"the loop — {'meets' if ratio >= 0.5 else 'misses'} the target (≥0.5×)"
             )
     for vendor, audit in results.get("audit", {}).items():
@@ -420,6 +425,9 @@ def main() -> None:
     parser.add_argument("--databases", default="postgresql,sqlite")
     parser.add_argument("--pg-workers", default="3,2")
     parser.add_argument("--sqlite-workers", default="3")
+    parser.add_argument(
+        "--servers", default="gunicorn,granian", help="WSGI servers to measure, each with every worker count"
+    )
     parser.add_argument("--no-pgbench", action="store_true")
     parser.add_argument("--no-audit", action="store_true")
     parser.add_argument("--keep", action="store_true", help=f"keep the {DB_NAME} copies")

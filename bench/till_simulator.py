@@ -72,7 +72,9 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn with sync workers in its own process group, so a crash kills master and workers at once."""
+    """A WSGI server in its own process group, so a crash kills master and workers at once: gunicorn
+    with sync workers, or granian (`kind="granian"`: Rust HTTP with keep-alive, one blocking thread
+    per worker process, so each worker runs one request at a time like a sync worker)."""
 
     def __init__(
         self,
@@ -82,7 +84,11 @@ class Server:
         port: int | None = None,
         log: Path | None = None,
         preload: bool = True,
+        kind: str = "gunicorn",
     ):
+        if kind not in ("gunicorn", "granian"):
+            raise ValueError(f"unknown server {kind}")
+        self.kind = kind
         self.env = env
         self.workers = workers
         self.preload = preload  # import the app once in the master: a restart costs one import, not one per worker
@@ -98,43 +104,57 @@ class Server:
     def start(self, timeout: float = 90) -> None:
         if self.closed:
             raise RuntimeError("the server was stopped for good")
-        gunicorn = Path(sys.executable).parent / "gunicorn"
         if self.log_path is not None and self._log is None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
         out = self._log if self._log is not None else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [
-                str(gunicorn),
-                "patron.wsgi",
-                "--workers",
-                str(self.workers),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--timeout",
-                "60",
-                "--graceful-timeout",
-                "5",
-                *(["--preload"] if self.preload else []),
-            ],
-            env=self.env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
+            self._command(), env=self.env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True
         )
         self.starts += 1
         began = time.monotonic()
         deadline = began + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}; see {self.log_path}")
             if self.healthy():
                 self.boot_seconds.append(time.monotonic() - began)
                 return
             time.sleep(0.1)
         self.kill()
-        raise RuntimeError(f"gunicorn did not answer on port {self.port} within {timeout} s; see {self.log_path}")
+        raise RuntimeError(f"{self.kind} did not answer on port {self.port} within {timeout} s; see {self.log_path}")
+
+    def _command(self) -> list[str]:
+        bin_dir = Path(sys.executable).parent
+        if self.kind == "granian":
+            return [
+                str(bin_dir / "granian"),
+                "--interface",
+                "wsgi",
+                "--workers",
+                str(self.workers),
+                "--blocking-threads",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-ws",
+                "patron.wsgi:application",
+            ]
+        return [
+            str(bin_dir / "gunicorn"),
+            "patron.wsgi",
+            "--workers",
+            str(self.workers),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "5",
+            *(["--preload"] if self.preload else []),
+        ]
 
     def healthy(self) -> bool:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
