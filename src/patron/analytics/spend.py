@@ -98,7 +98,8 @@ def _within(value: Decimal, low: Decimal | None, high: Decimal | None) -> bool:
 
 
 def _zero_inside(low: Decimal | None, high: Decimal | None) -> bool:
-    return (low is None or low <= 0) and (high is None or high >= 0)
+    """Whether a member who spent nothing is in range (members with no rows at all are)."""
+    return _within(Decimal(0), low, high)
 
 
 @dataclass(frozen=True)

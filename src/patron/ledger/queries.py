@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from patron.core import clock
@@ -143,14 +143,6 @@ def member_adjustments(member: Member) -> QuerySet[Adjustment]:
 
 
 # --------------------------------------------------------------------------- finance
-
-
-def _program_sums(filters: Q | None = None) -> dict[str, int]:
-    rows = Posting.objects.filter(account__member__isnull=True)
-    if filters is not None:
-        rows = rows.filter(filters)
-    sums = rows.values("account__kind").annotate(s=Sum("amount"))
-    return {row["account__kind"]: row["s"] for row in sums}
 
 
 @dataclass(frozen=True)
