@@ -159,12 +159,10 @@ def segment_list(request: HttpRequest) -> Any:
 def evaluate(request: HttpRequest, payload: RulesIn) -> Any:
     """How many live members the rules match now, and the most recently joined of them."""
     caller = require_scope(request, "segments:read")
-    rules = services.checked_rules(payload.rules)
+    _rules, q = services.checked(payload.rules)
     full = "members:pii" in caller.scopes
-    return {
-        "count": queries.segment_count(rules),
-        "sample": [_brief(m, full) for m in queries.segment_sample(rules)],
-    }
+    count, newest = queries.segment_preview(q)
+    return {"count": count, "sample": [_brief(m, full) for m in newest]}
 
 
 @router.get("/segments/{segment_id}", response={200: SegmentOut, **READ_ERRORS})

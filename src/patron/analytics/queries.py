@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from patron.analytics import config, segments
@@ -82,11 +82,12 @@ def segment_count(rules: Any) -> int:
     return segments.members_matching(rules).count()
 
 
-def segment_sample(rules: Any, size: int = 20) -> list[Member]:
-    """The most recently joined matching members: cheap at any size, unlike a random sample."""
-    return list(
-        segments.members_matching(rules).select_related("store", "metrics").order_by("-joined_at", "-pk")[:size]
-    )
+def segment_preview(q: Q, size: int = 20) -> tuple[int, list[Member]]:
+    """How many live members a compiled rule filter matches, and the most recently joined of them
+    (cheap at any size, unlike a random sample)."""
+    members = segments.live_members_where(q)
+    newest = members.select_related("store", "metrics").order_by("-joined_at", "-pk")[:size]
+    return members.count(), list(newest)
 
 
 def segment_members(segment: Segment) -> QuerySet[Member]:

@@ -45,6 +45,7 @@ from patron.members.models import (
     MemberAttribute,
     MemberStatus,
     MemberTag,
+    Transaction,
     TransactionLine,
 )
 
@@ -285,15 +286,15 @@ def _tier_choices() -> list[tuple[str, str]]:
 
 
 def _grouped_range(per_member: Any, column: str, cond: Condition, everyone: Any) -> Q:
-    """Members whose per-member total `column` falls in the range; when the range reaches down to
-    zero, also those with no row at all (they have nothing)."""
+    """Members whose per-member total `column` falls in the range; when zero is in it, also those
+    with no row at all (they have nothing)."""
     low, high = _range(cond)
     if low is not None:
         per_member = per_member.filter(**{f"{column}__gte": low})
     if high is not None:
         per_member = per_member.filter(**{f"{column}__lte": high})
     q = Q(pk__in=per_member.values("member_id"))
-    if low is None or low <= 0:
+    if spend.zero_inside(low, high):
         q |= ~Q(pk__in=everyone.values("member_id"))
     return q
 
@@ -334,9 +335,17 @@ def _bought(column: str) -> Callable[[Condition], Q]:
 
 
 def _store_spend(cond: Condition) -> Q:
-    """Net spend (sales less refunds) in the last `days` days, in the chosen stores (or all)."""
+    """Net spend (sales less refunds) in the last `days` days, in the chosen stores (or all). The
+    last run's figures answer for a metrics window in all stores (`analytics.spend`); otherwise
+    the window's transactions are summed."""
+    days = cond.days or 90
     low, high = _range(cond)
-    return spend.members_spending(cond.days or 90, low, high, cond.stores)
+    if not cond.stores and (from_run := spend.from_last_run(days, low, high)) is not None:
+        return from_run
+    txns = Transaction.objects.filter(occurred_at__gte=spend.window_start(days))
+    if cond.stores:
+        txns = txns.filter(store_id__in=cond.stores)
+    return _grouped_range(txns.values("member_id").annotate(net=spend.net_spend()), "net", cond, txns)
 
 
 def _consent(cond: Condition) -> Q:
@@ -474,11 +483,12 @@ FIELDS: dict[str, FieldSpec] = {
 
 def parse(rules: dict[str, Any] | Group) -> Group:
     """Validate the rules' shape and every condition's field (raises SegmentError)."""
-    return _parsed(rules)[0]
+    return compiled(rules)[0]
 
 
-def _parsed(rules: dict[str, Any] | Group) -> tuple[Group, Q]:
-    """The rules validated, and compiled once: some conditions read the database to compile."""
+def compiled(rules: dict[str, Any] | Group) -> tuple[Group, Q]:
+    """The rules validated, and their filter over Member. Some conditions read the database to
+    compile (`analytics.spend`), so a caller that needs both compiles once."""
     from pydantic import ValidationError
 
     try:
@@ -510,7 +520,11 @@ def _condition(cond: Condition) -> Q:
 
 def members_matching(rules: dict[str, Any] | Group) -> Any:
     """Live members matching the rules, as a queryset (no rules: every live member)."""
-    return Member.objects.filter(status__in=LIVE_STATUSES).filter(_parsed(rules)[1])
+    return live_members_where(compiled(rules)[1])
+
+
+def live_members_where(q: Q) -> Any:
+    return Member.objects.filter(status__in=LIVE_STATUSES).filter(q)
 
 
 # --------------------------------------------------------------------------- for the builder

@@ -2,9 +2,9 @@
 
 "The last N days" is today and the N - 1 local days before it, the metrics' own windows.
 
-The plain answer sums the window's transactions per member. It is what a condition on stores or on
-an unusual window runs, and at a million members it takes 1.2 to 1.9 s on PostgreSQL here, nearly
-all in the grouping, which no index helps.
+The plain answer sums the window's transactions per member (`segments._store_spend` does, for a
+condition on stores or on an unusual window). At a million members that takes 1.2 to 1.9 s on
+PostgreSQL here, nearly all in the grouping, which no index helps.
 
 When the window is one of the metrics' (30/90/365 days) and the last run is at most a few days old,
 the answer is the run's figure corrected by what changed since. Three kinds of transaction change it:
@@ -30,7 +30,7 @@ from django.db import connection
 from django.db.models import Q, Sum
 from django.db.models.expressions import RawSQL
 
-from patron.analytics.models import MemberMetrics, MetricsRun, RunStatus
+from patron.analytics.models import MemberMetrics
 from patron.core import clock
 from patron.members.models import MemberMerge, Transaction
 
@@ -45,33 +45,19 @@ def window_start(days: int) -> dt.datetime:
     return clock.local_midnight(clock.local_today() - dt.timedelta(days=days - 1))
 
 
-def members_spending(days: int, low: Decimal | None, high: Decimal | None, stores: list[int] | None = None) -> Q:
-    """Members whose net spend in the last `days` days (in `stores`, or anywhere) is within
-    [low, high] (None: open)."""
-    basis = None if stores else _basis(days)
-    if basis is None:
-        return _summed(days, low, high, stores)
-    return basis.members(low, high)
+def net_spend() -> Any:
+    """Sales less refunds, as an aggregate over transactions (a refund counts when it happens)."""
+    return Sum("amount", filter=Q(kind="sale"), default=Decimal(0)) - Sum(
+        "amount", filter=Q(kind="refund"), default=Decimal(0)
+    )
 
 
-def _summed(days: int, low: Decimal | None, high: Decimal | None, stores: list[int] | None) -> Q:
-    """The plain sum over the window's transactions."""
-    txns = Transaction.objects.filter(occurred_at__gte=window_start(days))
-    if stores:
-        txns = txns.filter(store_id__in=stores)
-    sql, params = txns.values("member_id", "kind", "amount").query.sql_with_params()
-    grouped = f"SELECT member_id, SUM({NET}) AS net FROM ({sql}) t GROUP BY member_id"
-    return _by_net(grouped, list(params), low, high)
-
-
-def _by_net(per_member_sql: str, params: list[Any], low: Decimal | None, high: Decimal | None) -> Q:
-    """Members whose net (per_member_sql: member_id, net; members absent from it have 0) is in range."""
-    inside, bounds = _inside("net", low, high)
-    if _zero_inside(low, high):
-        outside = f"SELECT member_id FROM ({per_member_sql}) n WHERE NOT ({inside})"
-        return ~Q(pk__in=RawSQL(outside, [*params, *bounds]))
-    within = f"SELECT member_id FROM ({per_member_sql}) n WHERE {inside}"
-    return Q(pk__in=RawSQL(within, [*params, *bounds]))
+def from_last_run(days: int, low: Decimal | None, high: Decimal | None) -> Q | None:
+    """Members whose net spend anywhere in the last `days` days is within [low, high] (None: open),
+    from the last run's figure and what changed since; None when the last run cannot answer for
+    this window (the caller sums the transactions then)."""
+    basis = _basis(days)
+    return None if basis is None else basis.members(low, high)
 
 
 def _inside(expr: str, low: Decimal | None, high: Decimal | None) -> tuple[str, list[Any]]:
@@ -97,8 +83,8 @@ def _within(value: Decimal, low: Decimal | None, high: Decimal | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def _zero_inside(low: Decimal | None, high: Decimal | None) -> bool:
-    """Whether a member who spent nothing is in range (members with no rows at all are)."""
+def zero_inside(low: Decimal | None, high: Decimal | None) -> bool:
+    """Whether nothing (a member with no rows at all) is in the range."""
     return _within(Decimal(0), low, high)
 
 
@@ -117,7 +103,7 @@ class _Basis:
         # The members the metrics row puts in, less those a change since took out, plus those it
         # brought in: two short lists, each one parameter. When zero is in range, members with no
         # row (joined since the run) are in too, so the complement is the smaller thing to ask for.
-        zero_in = _zero_inside(low, high)
+        zero_in = zero_inside(low, high)
         left, joined = self._moves(low, high, want_inside=not zero_in)
         in_range = Q()
         if low is not None:
@@ -154,10 +140,7 @@ class _Basis:
             return {}
         figures = dict(MemberMetrics.objects.filter(member_id__in=members).values_list("member_id", self.column))
         txns = Transaction.objects.filter(member_id__in=members, occurred_at__gte=window_start(self.days))
-        net = Sum("amount", filter=Q(kind="sale"), default=Decimal(0)) - Sum(
-            "amount", filter=Q(kind="refund"), default=Decimal(0)
-        )
-        sums = dict(txns.values("member_id").annotate(net=net).values_list("member_id", "net"))
+        sums = dict(txns.values("member_id").annotate(net=net_spend()).values_list("member_id", "net"))
         zero = Decimal(0)
         return {m: (_within(figures.get(m, zero), low, high), _within(sums.get(m, zero), low, high)) for m in members}
 
@@ -194,7 +177,9 @@ class _Basis:
 
 def _basis(days: int) -> _Basis | None:
     """The last run, when its figures can answer for this window; None otherwise."""
-    run = MetricsRun.objects.filter(status=RunStatus.DONE).order_by("-finished_at", "-pk").first()
+    from patron.analytics import queries  # queries read segments, which read this module
+
+    run = queries.last_run()
     if run is None or "upto" not in run.read_mark:
         return None
     windows = [run.settings.get(k) for k in ("short_days", "medium_days", "long_days")]

@@ -132,9 +132,9 @@ def segment_count(request: HttpRequest) -> HttpResponse:
     """The builder's live count and sample (htmx), for the rules being edited. When they are a saved
     segment's own rules, the count is kept for the list page."""
     try:
-        rules = services.checked_rules(_rules_from(request))
-        count = queries.segment_count(rules)
-        sample = [(m, mask_phone(m.phone)) for m in queries.segment_sample(rules, SAMPLE)]
+        rules, q = services.checked(_rules_from(request))
+        count, newest = queries.segment_preview(q, SAMPLE)
+        sample = [(m, mask_phone(m.phone)) for m in newest]
     except DomainError as exc:
         return render(request, "analytics/_segment_count.html", {"error": exc})
     saved = request.POST.get("segment", "")

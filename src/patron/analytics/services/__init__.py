@@ -3,6 +3,7 @@
 from patron.analytics.services.refresh import refresh_metrics
 from patron.analytics.services.segments import (
     archive_segment,
+    checked,
     checked_rules,
     create_segment,
     issue_coupons,
@@ -14,6 +15,7 @@ from patron.analytics.services.settings import update_settings
 
 __all__ = [
     "archive_segment",
+    "checked",
     "checked_rules",
     "create_segment",
     "issue_coupons",

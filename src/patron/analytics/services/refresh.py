@@ -35,8 +35,6 @@ from patron.core.context import current_actor
 from patron.core.errors import Conflict, ValidationFailed
 from patron.core.events import publish, publish_all
 
-CHUNK = 5000
-
 
 def refresh_metrics(*, as_of: dt.date | None = None, engine: str = "duckdb") -> MetricsRun:
     """Compute every live member's metrics as of `as_of` (the program's today) and store them."""
@@ -124,7 +122,7 @@ def _store(
     changes = writeback.lifecycle_changes(previous, rows)
     LifecycleTransition.objects.bulk_create(
         (LifecycleTransition(member_id=m, day=as_of, from_stage=a, to_stage=b) for m, a, b in changes),
-        batch_size=CHUNK,
+        batch_size=writeback.CHUNK,
     )
     opened = _update_episodes(rows, as_of)
     seconds["write"] = round(time.perf_counter() - started, 3)
@@ -170,8 +168,8 @@ def _update_episodes(rows: pa.Table, as_of: dt.date) -> list[writeback.Opened]:
                     writeback.Opened(0, member_id, str(kind), dict(zip(figures, figures_of_member, strict=True)))
                 )
     ended = [pk for key, pk in open_now.items() if key not in still]
-    for start in range(0, len(ended), CHUNK):
-        ChurnEpisode.objects.filter(pk__in=ended[start : start + CHUNK]).update(ended_on=as_of)
+    for start in range(0, len(ended), writeback.CHUNK):
+        ChurnEpisode.objects.filter(pk__in=ended[start : start + writeback.CHUNK]).update(ended_on=as_of)
     return writeback.insert_episodes(new, as_of)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from patron.analytics import segments
@@ -22,10 +23,17 @@ from patron.rewards.services import GroupIssue, do_issue_to_group
 
 def checked_rules(rules: Any) -> dict[str, Any]:
     """The rules validated and normalised, or a ValidationFailed naming the condition at fault."""
+    return checked(rules)[0]
+
+
+def checked(rules: Any) -> tuple[dict[str, Any], Q]:
+    """The rules validated and normalised, with their compiled filter over Member (for a count and
+    sample from one compilation); a ValidationFailed names the condition at fault."""
     try:
-        return _canonical(segments.parse(rules).model_dump(mode="json", exclude_defaults=True))
+        group, q = segments.compiled(rules)
     except segments.SegmentError as exc:
         raise ValidationFailed(str(exc), code=ErrorCode.INVALID_SEGMENT, fields={"rules": str(exc)}) from exc
+    return _canonical(group.model_dump(mode="json", exclude_defaults=True)), q
 
 
 def _canonical(group: dict[str, Any]) -> dict[str, Any]:
