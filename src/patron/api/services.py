@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from patron.api import crypto
@@ -18,6 +18,7 @@ from patron.api.models import ApiKey, Scope, UsedNonce
 from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
+from patron.core.db import insert_or_nothing
 from patron.core.errors import ValidationFailed
 from patron.members.models import Store
 
@@ -152,18 +153,10 @@ def _touch(key_id: int, now: float) -> None:
 
 
 def do_claim_nonce(*, key_id: int, nonce: str) -> bool:
-    """Record that the key used this nonce; False when it already had (a replay). The row is
-    committed whatever the request then does, so a nonce is good for one request only."""
-    row = UsedNonce(key_id=key_id, nonce=nonce, seen_at=clock.now())
-    try:
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():  # a savepoint, so a duplicate does not spoil the outer transaction
-                row.save(force_insert=True)
-        else:
-            row.save(force_insert=True)  # one statement in autocommit: no BEGIN/COMMIT round trips per request
-    except IntegrityError:
-        return False
-    return True
+    """Record that the key used this nonce; False when it already had (a replay). Outside a
+    transaction the row commits at once whatever the request then does, so a nonce is good for one
+    request only; inside one it commits or rolls back with it (the caller's business: ADR 0008)."""
+    return insert_or_nothing(UsedNonce(key_id=key_id, nonce=nonce, seen_at=clock.now()), ("key", "nonce"))
 
 
 def clear_cache() -> None:

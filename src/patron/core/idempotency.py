@@ -11,9 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
-
 from patron.core import clock
+from patron.core.db import insert_or_nothing
 from patron.core.errors import DomainError, ErrorCode
 from patron.core.models import IdempotencyRecord
 
@@ -55,21 +54,8 @@ def claim(scope: str, key: str, request_hash: str) -> IdempotencyRecord | Replay
 def _insert_unless_taken(scope: str, key: str, request_hash: str) -> IdempotencyRecord | None:
     """Insert the key's row, or nothing when the key is taken. One statement, no savepoint: it is on
     every API write, and ON CONFLICT DO NOTHING cannot spoil the caller's transaction."""
-    q = connection.ops.quote_name
-    table, scope_, key_ = q(IdempotencyRecord._meta.db_table), q("scope"), q("key")
-    now = clock.now()
-    with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {table} ({scope_}, {key_}, {q('request_hash')}, {q('created_at')}) "
-            f"VALUES (%s, %s, %s, %s) ON CONFLICT ({scope_}, {key_}) DO NOTHING RETURNING {q('id')}",
-            [scope, key, request_hash, connection.ops.adapt_datetimefield_value(now)],
-        )
-        row = cur.fetchone()
-    if row is None:
-        return None
-    record = IdempotencyRecord(id=row[0], scope=scope, key=key, request_hash=request_hash, created_at=now)
-    record._state.adding, record._state.db = False, connection.alias
-    return record
+    record = IdempotencyRecord(scope=scope, key=key, request_hash=request_hash, created_at=clock.now())
+    return record if insert_or_nothing(record, ("scope", "key")) else None
 
 
 def _replay_or_refuse(record: IdempotencyRecord, request_hash: str) -> Replay:

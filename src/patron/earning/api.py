@@ -254,9 +254,10 @@ def sale(request: HttpRequest, payload: SaleIn) -> Any:
     who = require_scope(request, "transactions:write")
 
     def write() -> tuple[int, Any]:
+        member = members.find_and_lock_member(**payload.lookup())  # the sale locks them first: one read
         data = members.SaleInput(
             store=members.store_for_key(payload.store_code, who.store_id),
-            member=_member(payload),
+            member=member,
             external_id=payload.external_id,
             occurred_at=payload.occurred_at,
             amount=payload.amount,
@@ -265,8 +266,9 @@ def sale(request: HttpRequest, payload: SaleIn) -> Any:
             lines=[members.LineInput(x.sku, x.quantity, x.amount, x.category) for x in payload.lines],
             source="pos",
         )
-        outcome = pos.do_sale(data=data, pay_with_points=payload.pay_with_points)
-        return (201 if outcome.created else 200), sale_out(outcome)
+        with members.holding(member):
+            outcome = pos.do_sale(data=data, pay_with_points=payload.pay_with_points)
+            return (201 if outcome.created else 200), sale_out(outcome)
 
     return Status(*idempotent(request, payload.dict(), write))
 

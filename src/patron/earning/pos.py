@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
 
 from patron.core import clock
@@ -22,7 +22,7 @@ from patron.core.errors import ValidationFailed
 from patron.earning import engine, services
 from patron.ledger import program
 from patron.ledger import services as ledger
-from patron.ledger.models import Journal, JournalKind, Lot
+from patron.ledger.models import JournalKind
 from patron.members import services as members
 from patron.members.models import Member, Transaction, TransactionKind
 
@@ -66,18 +66,16 @@ class SaleOutcome:
 
 
 def sale_outcome(txn: Transaction, created: bool) -> SaleOutcome:
-    """What the sale earned and what points paid for it, read back from the ledger (so a replay
-    answers exactly as the first call did)."""
+    """What the sale earned and what points paid for it, from its journals (so a replay answers
+    exactly as the first call did). A sale recorded in this request has them in hand already."""
     earned, rules, pending = 0, [], False
     redeemed = 0
-    journals = Journal.objects.filter(transaction=txn).annotate(
-        has_pending=Exists(Lot.objects.filter(journal=OuterRef("pk"), pending=True))
-    )
-    for journal in journals.order_by("id"):
+    prefetch_related_objects([txn], "journals__lots")
+    for journal in sorted(txn.journals.all(), key=lambda j: j.pk):
         if journal.kind == JournalKind.EARN:
             earned += journal.points
             rules.extend(journal.detail.get("rules", []))
-            pending = pending or journal.has_pending
+            pending = pending or any(lot.pending for lot in journal.lots.all())
         elif journal.kind == JournalKind.REDEEM:
             redeemed += -journal.points
     rate = program.current().points_per_currency_unit
@@ -124,7 +122,8 @@ class RefundOutcome:
 
 def refund_outcome(txn: Transaction, created: bool) -> RefundOutcome:
     taken = returned = 0
-    for journal in Journal.objects.filter(transaction=txn):
+    prefetch_related_objects([txn], "journals")
+    for journal in txn.journals.all():
         if journal.kind == JournalKind.CLAWBACK:
             taken += -journal.points
         elif journal.kind == JournalKind.RESTORE:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
+from patron.core.db import add_remembered, remember_related
 from patron.core.errors import NotFound, PermissionDenied, ValidationFailed, check_config
 from patron.core.events import publish
 from patron.ledger import accounts, events, program
@@ -101,6 +102,9 @@ def _write(
     for lot in entry.new_lots:
         lot.journal = journal
     Lot.objects.bulk_create(entry.new_lots)
+    remember_related(journal, "lots", entry.new_lots)
+    if transaction_ is not None:  # the till's answer reads the sale's journals (pos.sale_outcome)
+        add_remembered(transaction_, "journals", journal)
     publish(events.PointsPosted(journal.pk, entry.member.pk, entry.kind, entry.member_delta))
     return journal
 
@@ -470,7 +474,11 @@ def _journal_type(journal: Journal) -> str:
 
 
 def on_transaction(txn: Transaction) -> None:
-    """A refund recorded anywhere (till, console, API) takes back its share of the sale's points."""
+    """A refund recorded anywhere (till, console, API) takes back its share of the sale's points.
+
+    Runs first for every new transaction, which has no journals yet: from here the journals written
+    for it are kept on it as they are written, so the answer need not read them back."""
+    remember_related(txn, "journals", [])
     if txn.kind == TransactionKind.REFUND:
         do_apply_refund(refund=txn)
 

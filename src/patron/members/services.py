@@ -3,10 +3,12 @@ events after commit; views, the API, imports and commands all come through here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +25,7 @@ from django.utils.translation import gettext as _
 from patron.core import clock
 from patron.core.audit import record_audit
 from patron.core.context import current_actor
+from patron.core.db import insert_or_nothing, remember_related
 from patron.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from patron.core.events import publish
 from patron.core.permissions import Role
@@ -451,11 +454,35 @@ def _check_birthday(value: Any) -> None:
         raise ValidationFailed(_("The birthday is not a plausible date."), fields={"birthday": _("invalid")})
 
 
+# The member whose row the current block has locked (see `holding`).
+_held: ContextVar[Member | None] = ContextVar("patron_held_member", default=None)
+
+
 def lock_member(pk: int) -> Member:
+    """The member's row, locked until the transaction ends (every write about a member takes it
+    first). Inside `holding(member)` for this member, that member without another round trip."""
+    held = _held.get()
+    if held is not None and held.pk == pk:
+        return held
     try:
         return Member.objects.select_for_update().get(pk=pk)
     except Member.DoesNotExist as exc:
         raise NotFound(_("Member not found."), code=ErrorCode.MEMBER_NOT_FOUND) from exc
+
+
+@contextlib.contextmanager
+def holding(member: Member) -> Iterator[None]:
+    """Mark `member` as locked for the services called inside the block (a sale's hooks: earning,
+    the ledger, tiers), so each need not lock and read the row again.
+
+    Only for a row locked before the block, in the same transaction: no savepoint rolled back inside
+    the block can then release the lock (PostgreSQL releases only the locks a rolled-back
+    subtransaction took)."""
+    token = _held.set(member)
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 def _check_not_closed(member: Member) -> None:
@@ -827,9 +854,27 @@ def store_for_key(code: str | None, key_store_id: int | None) -> Store:
 def find_member(
     *, phone: str | None = None, member_no: str | None = None, card_no: str | None = None, qr_token: str | None = None
 ) -> Member:
+    """The member a till names."""
+    return _find_member(phone, member_no, card_no, qr_token, lock=False)
+
+
+def find_and_lock_member(
+    *, phone: str | None = None, member_no: str | None = None, card_no: str | None = None, qr_token: str | None = None
+) -> Member:
+    """The member a till names, locked in the same read (inside a transaction), for a write that
+    would lock the row next anyway."""
+    return _find_member(phone, member_no, card_no, qr_token, lock=True)
+
+
+def _find_member(
+    phone: str | None, member_no: str | None, card_no: str | None, qr_token: str | None, *, lock: bool
+) -> Member:
     if qr_token:
-        return member_from_qr_token(qr_token)
+        found = member_from_qr_token(qr_token)
+        return lock_member(found.pk) if lock else found
     qs = Member.objects.select_related("store").exclude(status__in=["merged", "erased", "rejected"])
+    if lock:
+        qs = qs.select_for_update(of=("self",))
     member = None
     if member_no:
         member = qs.filter(member_no=member_no.strip()).first()
@@ -936,20 +981,23 @@ def _same_sale(
 
 @transaction.atomic
 def do_record_sale(*, data: SaleInput) -> tuple[Transaction, bool]:
-    """Record a purchase. Returns (transaction, created); a replay of the same sale returns the first."""
+    """Record a purchase. Returns (transaction, created); a replay of the same sale returns the first.
+
+    The member row is locked before the sale's row is inserted, the order refunds take too. The
+    insert itself tells a replay (same store and external id) from a new sale, so a new sale needs
+    no look-up first; a replay for a member frozen since is still answered with the first sale."""
     amount = check_money(data.amount, data.currency)
     data.amount = amount
     occurred_at = check_time(data.occurred_at)
-    existing = Transaction.objects.filter(store=data.store, external_id=data.external_id).first()
-    if existing is not None:
-        return _replay_or_conflict(existing, data)
     member = lock_member(data.member.pk)
-    _check_can_transact(member)
     txn = _insert_transaction(data, member, occurred_at, TransactionKind.SALE, None)
-    if txn is None:  # a concurrent request with the same external id committed first
+    if txn is None:  # recorded before, or by a concurrent request that committed first
         return _replay_or_conflict(Transaction.objects.get(store=data.store, external_id=data.external_id), data)
+    _check_can_transact(member)
+    _record_details(txn, data, member)
     maybe_activate_on_purchase(member, txn)
-    _run_transaction_hooks(txn)
+    with holding(member):
+        _run_transaction_hooks(txn)
     return txn, True
 
 
@@ -996,30 +1044,32 @@ def _check_can_transact(member: Member) -> None:
 def _insert_transaction(
     data: SaleInput, member: Member, occurred_at: dt.datetime, kind: str, original: Transaction | None
 ) -> Transaction | None:
-    try:
-        with transaction.atomic():
-            txn = Transaction.objects.create(
-                member=member,
-                store=data.store,
-                kind=kind,
-                original=original,
-                external_id=data.external_id,
-                occurred_at=occurred_at,
-                amount=data.amount,
-                currency=data.currency,
-                channel=data.channel,
-                source=data.source,
-                created_at=clock.now(),
-            )
-    except IntegrityError:
-        return None
+    """The transaction's row, or None when the store already has one with this external id."""
+    txn = Transaction(
+        member=member,
+        store=data.store,
+        kind=kind,
+        original=original,
+        external_id=data.external_id,
+        occurred_at=occurred_at,
+        amount=data.amount,
+        currency=data.currency,
+        channel=data.channel,
+        source=data.source,
+        created_at=clock.now(),
+    )
+    return txn if insert_or_nothing(txn, ("store", "external_id")) else None
+
+
+def _record_details(txn: Transaction, data: SaleInput, member: Member) -> None:
+    """A new transaction's lines and timeline row, and its event after commit."""
     lines = TransactionLine.objects.bulk_create(
         TransactionLine(
             transaction=txn, sku=line.sku, category=line.category, quantity=line.quantity, amount=line.amount
         )
         for line in data.lines
     )
-    _remember_lines(txn, lines)
+    remember_related(txn, "lines", lines)  # the hooks read them (earning's rule engine)
     timeline = transaction_timeline_data(
         transaction_id=txn.pk,
         amount=txn.amount,
@@ -1027,28 +1077,19 @@ def _insert_transaction(
         store_code=data.store.code,
         external_id=txn.external_id,
     )
-    add_timeline(member, kind, **timeline)
+    add_timeline(member, txn.kind, **timeline)
     publish(
         events.TransactionRecorded(
             txn.pk,
             member.pk,
             data.store.pk,
-            kind,
+            txn.kind,
             txn.amount,
             txn.currency,
-            occurred_at,
-            original.pk if original else None,
+            txn.occurred_at,
+            txn.original_id,
         )
     )
-    return txn
-
-
-def _remember_lines(txn: Transaction, lines: list[TransactionLine]) -> None:
-    """The hooks read `txn.lines` (earning's rule engine): give them the rows just written, the way
-    prefetch_related would, instead of a query for what is already in hand."""
-    cached = txn.lines.all()  # not evaluated: a queryset to hold the rows
-    cached._result_cache, cached._prefetch_done = lines, True  # type: ignore[attr-defined]
-    txn._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
 
 
 def transaction_timeline_data(
@@ -1115,7 +1156,9 @@ def do_record_refund(
         return _replay_or_conflict(
             Transaction.objects.get(store=store, external_id=external_id), data, TransactionKind.REFUND, original
         )
-    _run_transaction_hooks(txn)
+    _record_details(txn, data, member)
+    with holding(member):
+        _run_transaction_hooks(txn)
     return txn, True
 
 

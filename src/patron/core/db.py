@@ -1,0 +1,50 @@
+"""Statements the ORM does not write in one round trip, for the hot paths (ADR 0008)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+
+def insert_or_nothing(obj: Model, conflict: Sequence[str]) -> bool:
+    """Insert `obj` unless a row with the same `conflict` fields exists: one
+    `INSERT … ON CONFLICT (…) DO NOTHING RETURNING` statement, and no savepoint, because a conflict
+    cannot spoil the caller's transaction. Returns True with `obj.pk` set when the row was inserted.
+    On PostgreSQL a concurrent insert of the same key is waited for: False once it has committed,
+    True (ours inserted) if it rolled back."""
+    meta = obj._meta
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and getattr(obj, f.attname) is None)]
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    q = connection.ops.quote_name
+    columns = ", ".join(q(str(f.column)) for f in fields)
+    keys = ", ".join(q(str(meta.get_field(name).column)) for name in conflict)  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({keys}) DO NOTHING RETURNING {q(str(meta.pk.column))}",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding, obj._state.db = False, connection.alias
+    return True
+
+
+def remember_related(obj: Model, name: str, rows: list[Any]) -> None:
+    """Give `obj.<name>.all()` the rows just written, the way prefetch_related would, instead of a
+    query for what is already in hand."""
+    cached = getattr(obj, name).all()  # not evaluated: a queryset to hold the rows
+    cached._result_cache, cached._prefetch_done = rows, True
+    obj.__dict__.setdefault("_prefetched_objects_cache", {})[name] = cached
+
+
+def add_remembered(obj: Model, name: str, row: Any) -> None:
+    """Add a row just written to what `remember_related` holds for `obj.<name>`, if it holds it."""
+    cached = obj.__dict__.get("_prefetched_objects_cache", {}).get(name)
+    if cached is not None:
+        cached._result_cache.append(row)
