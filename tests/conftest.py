@@ -23,11 +23,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_api_key_cache():
+    """API keys and their stores are cached per process; tests roll back the rows (ids come again)."""
     from patron.api.services import clear_cache
+    from patron.members.services import forget_key_stores
 
     clear_cache()
+    forget_key_stores()
     yield
     clear_cache()
+    forget_key_stores()
 
 
 @pytest.fixture(autouse=True)

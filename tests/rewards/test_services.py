@@ -307,6 +307,38 @@ def test_badges_are_awarded_once_and_backfilled():
     assert [b.member_id for b in services.award_badges(newcomer.pk, "transaction")] == [newcomer.pk]
 
 
+def test_one_members_purchase_badges_mean_what_the_backfill_means():
+    """After a sale the purchase badges are judged from one aggregate of the member's transactions;
+    it must agree with the grouped queries the backfill uses, refunds and thresholds included."""
+    from patron.members import services as member_services
+    from patron.rewards import badges as badge_rules
+    from patron.rewards.services.engagement import _Purchases
+    from tests.factories import make_member, make_sale
+
+    store = make_store()
+    nobody = make_member()
+    once = make_member()
+    make_sale(once, store, amount="200.00")
+    refunded = make_member()
+    sale = make_sale(refunded, store, amount="300.00")
+    make_sale(refunded, store, amount="50.00")
+    member_services.do_record_refund(original=sale, external_id="R1", amount=Decimal("120.00"), occurred_at=clock.now())
+    rules = [
+        {"kind": "first_purchase"},
+        {"kind": "purchases", "count": 2},
+        {"kind": "spend", "amount": "200"},
+        {"kind": "spend", "amount": "230"},
+        {"kind": "spend", "amount": "231"},
+    ]
+    members = [nobody.pk, once.pk, refunded.pk]
+    for raw in rules:
+        rule = badge_rules.parse_rule(raw)
+        expected = services.qualifying_members(rule, members)
+        found = {pk for pk in members if _Purchases(pk).meet(rule)}
+        assert found == expected, raw
+    assert services.qualifying_members(badge_rules.parse_rule(rules[3]), members) == {refunded.pk}  # 350 − 120
+
+
 def test_badge_rule_is_validated():
     with pytest.raises(DomainError) as exc:
         services.do_save_badge(code="bad", rule={"kind": "purchases", "count": 0}, name="坏")

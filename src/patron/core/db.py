@@ -9,6 +9,20 @@ from django.db import connection
 from django.db.models import Model
 
 
+def insert_values(obj: Model) -> tuple[list[str], list[Any]]:
+    """The quoted columns and database values an INSERT of `obj` writes, as the ORM prepares them
+    (its primary key left to the database when unset)."""
+    fields = [f for f in obj._meta.concrete_fields if not (f.primary_key and getattr(obj, f.attname) is None)]
+    q = connection.ops.quote_name
+    return [q(str(f.column)) for f in fields], [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def saved(obj: Model, pk: Any) -> None:
+    """Mark `obj`, inserted by a statement of ours, as the row with primary key `pk`."""
+    obj.pk = pk
+    obj._state.adding, obj._state.db = False, connection.alias
+
+
 def insert_or_nothing(obj: Model, conflict: Sequence[str]) -> bool:
     """Insert `obj` unless a row with the same `conflict` fields exists: one
     `INSERT … ON CONFLICT (…) DO NOTHING RETURNING` statement, and no savepoint, because a conflict
@@ -16,22 +30,19 @@ def insert_or_nothing(obj: Model, conflict: Sequence[str]) -> bool:
     On PostgreSQL a concurrent insert of the same key is waited for: False once it has committed,
     True (ours inserted) if it rolled back."""
     meta = obj._meta
-    fields = [f for f in meta.concrete_fields if not (f.primary_key and getattr(obj, f.attname) is None)]
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    columns, values = insert_values(obj)
     q = connection.ops.quote_name
-    columns = ", ".join(q(str(f.column)) for f in fields)
     keys = ", ".join(q(str(meta.get_field(name).column)) for name in conflict)  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"INSERT INTO {q(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) "
             f"ON CONFLICT ({keys}) DO NOTHING RETURNING {q(str(meta.pk.column))}",
             values,
         )
         row = cursor.fetchone()
     if row is None:
         return False
-    obj.pk = row[0]
-    obj._state.adding, obj._state.db = False, connection.alias
+    saved(obj, row[0])
     return True
 
 

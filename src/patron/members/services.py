@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -128,6 +129,7 @@ def do_update_store(*, store: Store, **changes: Any) -> Store:
         setattr(store, key, value.strip() if isinstance(value, str) else value)
     store.save()
     record_audit("store.update", obj=store, before=before, after={k: getattr(store, k) for k in before})
+    transaction.on_commit(forget_key_stores)
     return store
 
 
@@ -834,10 +836,29 @@ def member_from_qr_token(token: str) -> Member:
 # --------------------------------------------------------------------------- finding members and stores at the till
 
 
+# The stores store-bound API keys belong to, read on every till request. A store's code never
+# changes; its other fields reach other processes within the cache time, as API keys do.
+_KEY_STORE_SECONDS = 10.0
+_key_stores: dict[int, tuple[float, Store]] = {}
+
+
+def _key_store(pk: int) -> Store:
+    cached = _key_stores.get(pk)
+    if cached is not None and time.monotonic() - cached[0] < _KEY_STORE_SECONDS:
+        return cached[1]
+    store = Store.objects.get(pk=pk)
+    _key_stores[pk] = (time.monotonic(), store)
+    return store
+
+
+def forget_key_stores() -> None:
+    _key_stores.clear()
+
+
 def store_for_key(code: str | None, key_store_id: int | None) -> Store:
     """A store-bound key works for its own store only; an integration key names the store."""
     if key_store_id is not None:
-        store = Store.objects.get(pk=key_store_id)
+        store = _key_store(key_store_id)
         if code and code != store.code:
             raise PermissionDenied(
                 _("This API key belongs to store %(s)s.") % {"s": store.code}, code=ErrorCode.STORE_NOT_ALLOWED

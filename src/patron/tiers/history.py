@@ -37,28 +37,29 @@ def cents(amount: Decimal) -> int:
 
 def window_on(engine: TierEngine, member_id: int, day: int) -> QualifyingWindow:
     start = engine.window_start(day)
-    until = start_of_day(day + 1)
-    sales = list(
-        Transaction.objects.filter(
-            member_id=member_id,
-            kind=TransactionKind.SALE,
-            occurred_at__gte=start_of_day(start),
-            occurred_at__lt=until,
+    since, until = start_of_day(start), start_of_day(day + 1)
+    # The window's sales and, in the same read, their refunds made by `until` (after every sale).
+    rows = list(
+        Transaction.objects.filter(member_id=member_id, occurred_at__lt=until)
+        .filter(
+            Q(kind=TransactionKind.SALE, occurred_at__gte=since)
+            | Q(
+                kind=TransactionKind.REFUND,
+                original__kind=TransactionKind.SALE,
+                original__occurred_at__gte=since,
+                original__occurred_at__lt=until,
+            )
         )
         .order_by("occurred_at", "id")
-        .values_list("id", "occurred_at", "amount")
+        .values_list("id", "kind", "original_id", "occurred_at", "amount")
     )
+    sales = [(pk, at, amount) for pk, kind, _o, at, amount in rows if kind == TransactionKind.SALE]
+    refunds = [(pk, original_id, amount) for pk, kind, original_id, _at, amount in rows if kind != TransactionKind.SALE]
     window = QualifyingWindow()
     window.advance(start)
     if not sales:
         return window
-    sale_ids = [pk for pk, _at, _amount in sales]
-    refunds = list(
-        Transaction.objects.filter(original_id__in=sale_ids, kind=TransactionKind.REFUND, occurred_at__lt=until)
-        .order_by("occurred_at", "id")
-        .values_list("id", "original_id", "amount")
-    )
-    points = _points(sale_ids, [pk for pk, _o, _a in refunds]) if engine.counts_points else {}
+    points = _points([pk for pk, _at, _a in sales], [pk for pk, _o, _a in refunds]) if engine.counts_points else {}
     for pk, at, amount in sales:
         window.add_sale(pk, local_day(at), cents(amount), points.get(pk, 0))
     for pk, original_id, amount in refunds:

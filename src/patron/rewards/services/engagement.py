@@ -135,10 +135,47 @@ def award_badges(member_id: int, trigger: str) -> list[MemberBadge]:
         return []
     held = set(MemberBadge.objects.filter(member_id=member_id).values_list("badge_id", flat=True))
     awarded = []
+    purchases = _Purchases(member_id)
     for pk, _code, rule in candidates:
-        if pk not in held and member_id in qualifying_members(rule, [member_id]):
+        if pk in held:
+            continue
+        if rule.kind in _Purchases.KINDS:
+            qualifies = purchases.meet(rule)
+        else:
+            qualifies = member_id in qualifying_members(rule, [member_id])
+        if qualifies:
             awarded += _grant(pk, [member_id])
     return awarded
+
+
+class _Purchases:
+    """One member's sales count and net spend, read once for every purchase badge the sale may have
+    earned them (after each sale, so one aggregate rather than a grouped query per badge). Means
+    what `qualifying_members` means for these kinds."""
+
+    KINDS = ("first_purchase", "purchases", "spend")
+
+    def __init__(self, member_id: int) -> None:
+        self.member_id = member_id
+        self._facts: dict[str, Any] | None = None
+
+    def meet(self, rule: Any) -> bool:
+        facts = self.facts()
+        if rule.kind == "spend":
+            return bool(facts["rows"]) and facts["sales"] >= facts["refunds"] + rule.amount
+        need = 1 if rule.kind == "first_purchase" else rule.count
+        return bool(facts["n"] >= need)
+
+    def facts(self) -> dict[str, Any]:
+        if self._facts is None:
+            sale, refund = Q(kind=TransactionKind.SALE), Q(kind=TransactionKind.REFUND)
+            self._facts = Transaction.objects.filter(member_id=self.member_id).aggregate(
+                rows=Count("id"),
+                n=Count("id", filter=sale),
+                sales=Sum("amount", filter=sale, default=Decimal(0)),
+                refunds=Sum("amount", filter=refund, default=Decimal(0)),
+            )
+        return self._facts
 
 
 def badges_after_sale(event: Any) -> None:
