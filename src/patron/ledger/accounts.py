@@ -1,4 +1,4 @@
-"""Finding accounts and keeping the cached member balances.
+"""Finding accounts, and the member balances a journal starts from (`ledger.posting` moves them).
 
 Program accounts (one per kind and point type) never change once made, so their ids are cached
 in the process, but only after the transaction that created them commits. A member's accounts are
@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from patron.ledger.models import MEMBER_KINDS, Account, AccountKind
 
@@ -99,9 +98,3 @@ class MemberAccounts:
 
 def is_member_kind(kind: str) -> bool:
     return kind in MEMBER_KINDS
-
-
-def apply_balances(member_postings: dict[int, int]) -> None:
-    """Move the cached balances of member accounts; the check constraint refuses a negative one."""
-    for account_id, amount in member_postings.items():
-        Account.objects.filter(pk=account_id).update(balance=F("balance") + amount)

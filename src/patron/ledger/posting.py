@@ -1,13 +1,13 @@
-"""The posting primitive's writes on PostgreSQL in one statement (ADR 0008).
+"""The posting primitive's writes, in plain SQL (ADR 0008).
 
 A journal, its postings, the member balances it moves, the lot remainders it changes, its lot
-moves and its new lots: six writes chained in data-modifying CTEs, so a till's earn costs one round
-trip and no ORM compilation. Each part sees the journal's new id through the `j` CTE. Every
-constraint and trigger applies as it does to the separate statements (a balance may not go below
-zero, a lot's remainder stays within its amount); a violation fails the whole statement.
+moves and its new lots. On PostgreSQL the six writes are chained in data-modifying CTEs, so a
+till's earn costs one round trip; each part sees the journal's new id through the `j` CTE. SQLite
+has no data-modifying CTEs, and a round trip there is a function call, so it gets the same writes
+as fixed statements (which sqlite3 keeps prepared). Neither compiles ORM queries.
 
-SQLite keeps the ORM's statements (`services._write`): it has no data-modifying CTEs, and a round
-trip there is a function call.
+Every constraint and trigger applies as it does to the ORM's statements (a balance may not go
+below zero, a lot's remainder stays within its amount); a violation fails the write.
 """
 
 from __future__ import annotations
@@ -70,11 +70,70 @@ def write(
     lot_moves: list[tuple[Lot, int]],
     new_lots: list[Lot],
 ) -> None:
-    """Write it all in one statement; `journal` and `new_lots` get their ids."""
-    columns, values = insert_values(journal)
+    """Write it all; `journal` and `new_lots` get their ids and the lots their journal."""
     by_lot: dict[int, int] = defaultdict(int)  # a lot moved twice by one journal is updated once
     for lot, amount in lot_moves:
         by_lot[lot.pk] += amount
+    if connection.vendor == "postgresql":
+        _write_in_one_statement(journal, postings, balances, by_lot, lot_moves, new_lots)
+    else:
+        _write_statements(journal, postings, balances, by_lot, lot_moves, new_lots)
+    for lot in new_lots:
+        lot.journal = journal
+
+
+def _write_statements(
+    journal: Journal,
+    postings: dict[int, int],
+    balances: dict[int, int],
+    by_lot: dict[int, int],
+    lot_moves: list[tuple[Lot, int]],
+    new_lots: list[Lot],
+) -> None:
+    columns, values = insert_values(journal)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO ledger_journal ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) "
+            "RETURNING id",
+            values,
+        )
+        saved(journal, cursor.fetchone()[0])
+        cursor.executemany(
+            "INSERT INTO ledger_posting (journal_id, account_id, amount) VALUES (%s, %s, %s)",
+            [(journal.pk, account, amount) for account, amount in postings.items()],
+        )
+        cursor.executemany(
+            "UPDATE ledger_account SET balance = balance + %s WHERE id = %s",
+            [(amount, account) for account, amount in balances.items()],
+        )
+        cursor.executemany(
+            "UPDATE ledger_lot SET remaining = remaining + %s WHERE id = %s",
+            [(amount, lot) for lot, amount in by_lot.items()],
+        )
+        cursor.executemany(
+            "INSERT INTO ledger_lotmove (lot_id, journal_id, amount) VALUES (%s, %s, %s)",
+            [(lot.pk, journal.pk, amount) for lot, amount in lot_moves],
+        )
+        for lot in new_lots:
+            lot.journal = journal
+            lot_columns, lot_values = insert_values(lot)
+            cursor.execute(
+                f"INSERT INTO ledger_lot ({', '.join(lot_columns)}) VALUES ({', '.join(['%s'] * len(lot_values))}) "
+                "RETURNING id",
+                lot_values,
+            )
+            saved(lot, cursor.fetchone()[0])
+
+
+def _write_in_one_statement(
+    journal: Journal,
+    postings: dict[int, int],
+    balances: dict[int, int],
+    by_lot: dict[int, int],
+    lot_moves: list[tuple[Lot, int]],
+    new_lots: list[Lot],
+) -> None:
+    columns, values = insert_values(journal)
     params = [
         *values,
         list(postings),

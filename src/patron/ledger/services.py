@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
 
@@ -93,22 +93,13 @@ def _write(
 ) -> Journal:
     """Write the journal, its postings, lot changes and cached balances. Postings must balance."""
     journal = _journal(entry, transaction_=transaction_, reverses=reverses, hold=hold, memo=memo, detail=detail)
-    balances = {a: v for a, v in entry.member_postings.items() if v}
-    if connection.vendor == "postgresql":  # one statement, one round trip
-        postings = {a: v for a, v in entry.postings.items() if v}
-        posting.write(journal, postings, balances, entry.lot_moves, entry.new_lots)
-        for lot in entry.new_lots:
-            lot.journal = journal
-    else:
-        journal.save(force_insert=True)
-        Posting.objects.bulk_create(_postings(entry, journal))
-        accounts.apply_balances(balances)
-        for lot, amount in entry.lot_moves:
-            Lot.objects.filter(pk=lot.pk).update(remaining=F("remaining") + amount)
-        LotMove.objects.bulk_create(_lot_moves(entry, journal))
-        for lot in entry.new_lots:
-            lot.journal = journal
-        Lot.objects.bulk_create(entry.new_lots)
+    posting.write(
+        journal,
+        {a: v for a, v in entry.postings.items() if v},
+        {a: v for a, v in entry.member_postings.items() if v},
+        entry.lot_moves,
+        entry.new_lots,
+    )
     remember_related(journal, "lots", entry.new_lots)
     if transaction_ is not None:  # the till's answer reads the sale's journals (pos.sale_outcome)
         add_remembered(transaction_, "journals", journal)
