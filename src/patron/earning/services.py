@@ -265,7 +265,7 @@ def _add_usage(member: Member, rule_id: int, period: str, points: int) -> None:
     MemberRuleUsage.objects.create(member=member, rule_id=rule_id, period=period, points=points)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # called by the sale's hook: a failure here fails the sale
 def do_earn_for_quote(
     member: Member,
     quote: Quote,
