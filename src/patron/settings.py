@@ -97,11 +97,12 @@ TEMPLATES = [
 def _database() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "")
     if url:
-        database = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        database: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
         if database["ENGINE"] == "django.db.backends.postgresql":
             # Parameters bound on the server, and a statement run five times on a connection is
             # prepared: PostgreSQL then skips parsing and planning it again (ADR 0008).
-            database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+            options: dict[str, Any] = database.setdefault("OPTIONS", {})
+            options.update(server_side_binding=True, prepare_threshold=5)
         return database
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {

@@ -23,6 +23,14 @@ def saved(obj: Model, pk: Any) -> None:
     obj._state.adding, obj._state.db = False, connection.alias
 
 
+def insert_sql(obj: Model, suffix: str = "") -> tuple[str, list[Any]]:
+    """`INSERT INTO <table> (<columns>) VALUES (…) <suffix>` for `obj`, with its values."""
+    columns, values = insert_values(obj)
+    table = connection.ops.quote_name(obj._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(values))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) {suffix}", values
+
+
 def insert_or_nothing(obj: Model, conflict: Sequence[str]) -> bool:
     """Insert `obj` unless a row with the same `conflict` fields exists: one
     `INSERT … ON CONFLICT (…) DO NOTHING RETURNING` statement, and no savepoint, because a conflict
@@ -30,15 +38,11 @@ def insert_or_nothing(obj: Model, conflict: Sequence[str]) -> bool:
     On PostgreSQL a concurrent insert of the same key is waited for: False once it has committed,
     True (ours inserted) if it rolled back."""
     meta = obj._meta
-    columns, values = insert_values(obj)
     q = connection.ops.quote_name
     keys = ", ".join(q(str(meta.get_field(name).column)) for name in conflict)  # type: ignore[union-attr]
+    sql, values = insert_sql(obj, f"ON CONFLICT ({keys}) DO NOTHING RETURNING {q(str(meta.pk.column))}")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {q(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) "
-            f"ON CONFLICT ({keys}) DO NOTHING RETURNING {q(str(meta.pk.column))}",
-            values,
-        )
+        cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
         return False

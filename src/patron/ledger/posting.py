@@ -13,10 +13,12 @@ below zero, a lot's remainder stays within its amount); a violation fails the wr
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
-from patron.core.db import insert_values, saved
+from patron.core.db import insert_sql, insert_values, saved
 from patron.ledger.models import Journal, Lot
 
 # Columns of a new lot that the statement takes from arrays, in this order (the journal's id is
@@ -63,87 +65,76 @@ SELECT j.id, ARRAY(SELECT id FROM l ORDER BY id) FROM j
 """
 
 
-def write(
-    journal: Journal,
-    postings: dict[int, int],
-    balances: dict[int, int],
-    lot_moves: list[tuple[Lot, int]],
-    new_lots: list[Lot],
-) -> None:
-    """Write it all; `journal` and `new_lots` get their ids and the lots their journal."""
-    by_lot: dict[int, int] = defaultdict(int)  # a lot moved twice by one journal is updated once
-    for lot, amount in lot_moves:
-        by_lot[lot.pk] += amount
+@dataclass(frozen=True)
+class Writes:
+    """What a journal writes besides its own row."""
+
+    postings: dict[int, int]  # account id → signed amount; they sum to zero
+    balances: dict[int, int]  # member account id → what its cached balance moves by
+    lot_moves: list[tuple[Lot, int]]
+    new_lots: list[Lot]
+
+    def by_lot(self) -> dict[int, int]:
+        """The remainder change per lot: a lot moved twice by one journal is updated once."""
+        moved: dict[int, int] = defaultdict(int)
+        for lot, amount in self.lot_moves:
+            moved[lot.pk] += amount
+        return moved
+
+
+def write(journal: Journal, writes: Writes) -> None:
+    """Write it all; `journal` and the new lots get their ids and the lots their journal."""
     if connection.vendor == "postgresql":
-        _write_in_one_statement(journal, postings, balances, by_lot, lot_moves, new_lots)
+        _write_in_one_statement(journal, writes)
     else:
-        _write_statements(journal, postings, balances, by_lot, lot_moves, new_lots)
-    for lot in new_lots:
+        _write_statements(journal, writes)
+    for lot in writes.new_lots:
         lot.journal = journal
 
 
-def _write_statements(
-    journal: Journal,
-    postings: dict[int, int],
-    balances: dict[int, int],
-    by_lot: dict[int, int],
-    lot_moves: list[tuple[Lot, int]],
-    new_lots: list[Lot],
-) -> None:
-    columns, values = insert_values(journal)
+def _insert_returning_id(cursor: Any, obj: Journal | Lot) -> None:
+    sql, values = insert_sql(obj, "RETURNING id")
+    cursor.execute(sql, values)
+    saved(obj, cursor.fetchone()[0])
+
+
+def _write_statements(journal: Journal, writes: Writes) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO ledger_journal ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) "
-            "RETURNING id",
-            values,
-        )
-        saved(journal, cursor.fetchone()[0])
+        _insert_returning_id(cursor, journal)
         cursor.executemany(
             "INSERT INTO ledger_posting (journal_id, account_id, amount) VALUES (%s, %s, %s)",
-            [(journal.pk, account, amount) for account, amount in postings.items()],
+            [(journal.pk, account, amount) for account, amount in writes.postings.items()],
         )
         cursor.executemany(
             "UPDATE ledger_account SET balance = balance + %s WHERE id = %s",
-            [(amount, account) for account, amount in balances.items()],
+            [(amount, account) for account, amount in writes.balances.items()],
         )
         cursor.executemany(
             "UPDATE ledger_lot SET remaining = remaining + %s WHERE id = %s",
-            [(amount, lot) for lot, amount in by_lot.items()],
+            [(amount, lot) for lot, amount in writes.by_lot().items()],
         )
         cursor.executemany(
             "INSERT INTO ledger_lotmove (lot_id, journal_id, amount) VALUES (%s, %s, %s)",
-            [(lot.pk, journal.pk, amount) for lot, amount in lot_moves],
+            [(lot.pk, journal.pk, amount) for lot, amount in writes.lot_moves],
         )
-        for lot in new_lots:
+        for lot in writes.new_lots:
             lot.journal = journal
-            lot_columns, lot_values = insert_values(lot)
-            cursor.execute(
-                f"INSERT INTO ledger_lot ({', '.join(lot_columns)}) VALUES ({', '.join(['%s'] * len(lot_values))}) "
-                "RETURNING id",
-                lot_values,
-            )
-            saved(lot, cursor.fetchone()[0])
+            _insert_returning_id(cursor, lot)
 
 
-def _write_in_one_statement(
-    journal: Journal,
-    postings: dict[int, int],
-    balances: dict[int, int],
-    by_lot: dict[int, int],
-    lot_moves: list[tuple[Lot, int]],
-    new_lots: list[Lot],
-) -> None:
+def _write_in_one_statement(journal: Journal, writes: Writes) -> None:
     columns, values = insert_values(journal)
+    by_lot, new_lots = writes.by_lot(), writes.new_lots
     params = [
         *values,
-        list(postings),
-        list(postings.values()),
-        list(balances),
-        list(balances.values()),
+        list(writes.postings),
+        list(writes.postings.values()),
+        list(writes.balances),
+        list(writes.balances.values()),
         list(by_lot),
         list(by_lot.values()),
-        [lot.pk for lot, _amount in lot_moves],
-        [amount for _lot, amount in lot_moves],
+        [lot.pk for lot, _amount in writes.lot_moves],
+        [amount for _lot, amount in writes.lot_moves],
         *([getattr(lot, name) for lot in new_lots] for name, _kind in _LOT_COLUMNS),
     ]
     with connection.cursor() as cursor:

@@ -95,10 +95,12 @@ def _write(
     journal = _journal(entry, transaction_=transaction_, reverses=reverses, hold=hold, memo=memo, detail=detail)
     posting.write(
         journal,
-        {a: v for a, v in entry.postings.items() if v},
-        {a: v for a, v in entry.member_postings.items() if v},
-        entry.lot_moves,
-        entry.new_lots,
+        posting.Writes(
+            postings={a: v for a, v in entry.postings.items() if v},
+            balances={a: v for a, v in entry.member_postings.items() if v},
+            lot_moves=entry.lot_moves,
+            new_lots=entry.new_lots,
+        ),
     )
     remember_related(journal, "lots", entry.new_lots)
     if transaction_ is not None:  # the till's answer reads the sale's journals (pos.sale_outcome)
