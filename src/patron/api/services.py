@@ -17,6 +17,7 @@ from patron.api import crypto
 from patron.api.models import ApiKey, Scope, UsedNonce
 from patron.core import clock
 from patron.core.audit import record_audit
+from patron.core.cache import KeyedProcessCache
 from patron.core.context import current_actor
 from patron.core.db import insert_or_nothing
 from patron.core.errors import ValidationFailed
@@ -38,7 +39,6 @@ class VerifiedKey:
     signing_secret: str | None = field(default=None, repr=False, compare=False)
 
 
-_cache: dict[str, tuple[float, str, VerifiedKey | None]] = {}
 _last_used: dict[int, float] = {}
 _lock = threading.Lock()
 
@@ -101,8 +101,7 @@ def do_rotate_signing_secret(*, key: ApiKey) -> str:
 
 
 def _forget(prefix: str) -> None:
-    with _lock:
-        _cache.pop(prefix, None)
+    _keys.forget(prefix)
 
 
 @transaction.atomic
@@ -119,18 +118,10 @@ def verify_api_key(plain: str) -> VerifiedKey | None:
     parts = plain.split("_", 2)
     if len(parts) != 3 or parts[0] != "pk":
         return None
-    prefix = parts[1]
-    now = time.monotonic()
-    with _lock:
-        cached = _cache.get(prefix)
-    if cached is None or now - cached[0] > _CACHE_SECONDS:
-        cached = (now, *_load(prefix))
-        with _lock:
-            _cache[prefix] = cached
-    _at, secret_hash, verified = cached
+    secret_hash, verified = _keys.get(parts[1])
     if verified is None or not hmac.compare_digest(secret_hash, _hash(plain)):
         return None
-    _touch(verified.id, now)
+    _touch(verified.id, time.monotonic())
     return verified
 
 
@@ -141,6 +132,9 @@ def _load(prefix: str) -> tuple[str, VerifiedKey | None]:
     signing_secret = crypto.unseal(key.signing_secret_sealed) if key.signing_secret_sealed else None
     verified = VerifiedKey(key.pk, key.name, key.prefix, frozenset(key.scopes), key.store_id, signing_secret)
     return key.secret_hash, verified
+
+
+_keys: KeyedProcessCache[str, tuple[str, VerifiedKey | None]] = KeyedProcessCache(_CACHE_SECONDS, _load)
 
 
 def _touch(key_id: int, now: float) -> None:
@@ -160,6 +154,6 @@ def do_claim_nonce(*, key_id: int, nonce: str) -> bool:
 
 
 def clear_cache() -> None:
+    _keys.forget()
     with _lock:
-        _cache.clear()
         _last_used.clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -31,3 +31,33 @@ class ProcessCache(Generic[T]):
     def forget(self) -> None:
         with self._lock:
             self._value = None
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class KeyedProcessCache(Generic[K, T]):
+    """`ProcessCache` for values looked up by key (an API key by its prefix, a store by its id)."""
+
+    def __init__(self, seconds: float, load: Callable[[K], T]) -> None:
+        self.seconds = seconds
+        self._load = load
+        self._values: dict[K, tuple[float, T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> T:
+        cached = self._values.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.seconds:
+            return cached[1]
+        value = self._load(key)
+        with self._lock:
+            self._values[key] = (time.monotonic(), value)
+        return value
+
+    def forget(self, key: K | None = None) -> None:
+        """Forget one key's value, or every value."""
+        with self._lock:
+            if key is None:
+                self._values.clear()
+            else:
+                self._values.pop(key, None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -25,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from patron.core import clock
 from patron.core.audit import record_audit
+from patron.core.cache import KeyedProcessCache
 from patron.core.context import current_actor
 from patron.core.db import insert_or_nothing, remember_related
 from patron.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -838,27 +838,17 @@ def member_from_qr_token(token: str) -> Member:
 
 # The stores store-bound API keys belong to, read on every till request. A store's code never
 # changes; its other fields reach other processes within the cache time, as API keys do.
-_KEY_STORE_SECONDS = 10.0
-_key_stores: dict[int, tuple[float, Store]] = {}
-
-
-def _key_store(pk: int) -> Store:
-    cached = _key_stores.get(pk)
-    if cached is not None and time.monotonic() - cached[0] < _KEY_STORE_SECONDS:
-        return cached[1]
-    store = Store.objects.get(pk=pk)
-    _key_stores[pk] = (time.monotonic(), store)
-    return store
+_key_stores: KeyedProcessCache[int, Store] = KeyedProcessCache(10.0, lambda pk: Store.objects.get(pk=pk))
 
 
 def forget_key_stores() -> None:
-    _key_stores.clear()
+    _key_stores.forget()
 
 
 def store_for_key(code: str | None, key_store_id: int | None) -> Store:
     """A store-bound key works for its own store only; an integration key names the store."""
     if key_store_id is not None:
-        store = _key_store(key_store_id)
+        store = _key_stores.get(key_store_id)
         if code and code != store.code:
             raise PermissionDenied(
                 _("This API key belongs to store %(s)s.") % {"s": store.code}, code=ErrorCode.STORE_NOT_ALLOWED
