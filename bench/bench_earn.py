@@ -24,8 +24,10 @@ first, so bench_demo is left as it was. `patron ledger-audit` runs on the copy a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -54,6 +56,7 @@ from bench_demo import (
     write_results,
 )
 from bench_ingest import run_pgbench
+from cpu_budget import CpuMeter, describe
 from till_simulator import CATALOG, Server, signed_headers
 
 DB_NAME = "bench_earn"
@@ -249,17 +252,22 @@ def client(load: Load, port: int, till: dict[str, str], shoppers: Shoppers, inde
     conn.close()
 
 
-def run_load(port: int, setup: dict[str, Any], shoppers: Shoppers, seconds: float, run: str) -> dict[str, Any]:
+def run_load(
+    port: int, setup: dict[str, Any], shoppers: Shoppers, seconds: float, run: str, cpu: CpuMeter | None = None
+) -> dict[str, Any]:
+    """16 clients for `seconds`; with a CpuMeter, also the CPU ms each sale cost the clients, the
+    server and PostgreSQL."""
     load = Load(seconds)
-    started = time.monotonic()
     threads = [
         threading.Thread(target=client, args=(load, port, setup["tills"][i], shoppers, i, run)) for i in range(CLIENTS)
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
+    with cpu or contextlib.nullcontext():
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
     lat = sorted(load.latencies)
     ok = load.statuses.get(201, 0)
     return {
@@ -273,6 +281,7 @@ def run_load(port: int, setup: dict[str, Any], shoppers: Shoppers, seconds: floa
         "created_per_s": round(ok / elapsed, 1),
         "p50_ms": round(statistics.median(lat), 1) if lat else None,
         "p99_ms": round(lat[max(0, int(len(lat) * 0.99) - 1)], 1) if lat else None,
+        **({"cpu_ms_per_request": cpu.ms_per(len(lat))} if cpu else {}),
     }
 
 
@@ -292,7 +301,8 @@ def bench_vendor(vendor: str, workers_list: list[int], setup: dict[str, Any], ar
                     label = "skewed 1%→50%" if skewed else "uniform"
                     print(f"== {vendor}: {kind} ×{workers}, {label}, {CLIENTS} clients, {args.seconds} s", flush=True)
                     run = f"E{uuid.uuid4().hex[:8]}"
-                    result = run_load(server.port, setup, Shoppers(members, skewed, 7), args.seconds, run)
+                    cpu = CpuMeter(server.pid, postgres=vendor == "postgresql")
+                    result = run_load(server.port, setup, Shoppers(members, skewed, 7), args.seconds, run, cpu)
                     result.update(vendor=vendor, server=kind, workers=workers, distribution=label)
                     print(f"   {json.dumps(result, ensure_ascii=False)}", flush=True)
                     runs.append(result)
@@ -397,6 +407,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                 f"  {r['distribution']:<16} {r['created_per_s']:,.1f} sales/s ÷ {pg['tps']:,.0f} = {ratio:.3f}× "
                 f"pgbench, p99 {r['p99_ms']} ms — {target} the target (≥0.5×, p99 < 50 ms)"
             )
+    cpu_budget(runs, pg)
     sqlite_runs = [r for r in runs if r["vendor"] == "sqlite"]
     if peer and sqlite_runs:
         print(
@@ -414,6 +425,19 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"\nledger-audit on {vendor} {DB_NAME}: {'ok' if audit.get('ok') else 'FAILED'} {audit.get('failed') or ''}"
         )
+
+
+def cpu_budget(runs: list[dict[str, Any]], pg: dict[str, Any] | None) -> None:
+    """What each sale cost in CPU, by side; on two shared cores that is the rate's ceiling."""
+    measured = [r for r in runs if r.get("cpu_ms_per_request")]
+    if not measured:
+        return
+    print(f"\nCPU per request (clients, server, PostgreSQL; {os.cpu_count()} cores shared by all three):")
+    for r in measured:
+        setup = f"{r['vendor']} {r['server']} ×{r['workers']} {r['distribution']}"
+        print(f"  {setup:<40} {describe(r['cpu_ms_per_request'])}")
+    if pg and pg.get("cpu_ms_per_transaction"):
+        print(f"  pgbench TPC-B-like, per transaction: {describe(pg['cpu_ms_per_transaction'])}")
 
 
 def main() -> None:

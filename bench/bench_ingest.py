@@ -41,6 +41,7 @@ from bench_demo import (
     psql,
     write_results,
 )
+from cpu_budget import CpuMeter
 
 DB_NAME = "bench_ingest"
 PGBENCH_DB = "bench_pgbench"
@@ -225,12 +226,14 @@ def run_pgbench(seconds: int, clients: int = CLIENTS) -> dict[str, Any]:
     url = f"{PG_SERVER}/{PGBENCH_DB}"
     try:
         subprocess.run([pgbench_binary(), "-i", "-q", "-s", "16", url], check=True, capture_output=True)
-        done = subprocess.run(
-            [pgbench_binary(), "-c", str(clients), "-j", "2", "-T", str(seconds), url],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        # pgbench's own CPU (the client side) counts as this process's reaped children.
+        with CpuMeter() as cpu:
+            done = subprocess.run(
+                [pgbench_binary(), "-c", str(clients), "-j", "2", "-T", str(seconds), url],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
     finally:
         psql("postgres", f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
@@ -242,6 +245,7 @@ def run_pgbench(seconds: int, clients: int = CLIENTS) -> dict[str, Any]:
         "transactions": int(processed.group(1)) if processed else None,
         "clients": clients,
         "seconds": seconds,
+        **({"cpu_ms_per_transaction": cpu.ms_per(int(processed.group(1)))} if processed else {}),
     }
 
 

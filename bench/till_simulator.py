@@ -156,6 +156,11 @@ class Server:
             *(["--preload"] if self.preload else []),
         ]
 
+    @property
+    def pid(self) -> int | None:
+        """The server's root process (gunicorn's master, granian's main process)."""
+        return self.process.pid if self.process is not None else None
+
     def healthy(self) -> bool:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
