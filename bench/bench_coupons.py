@@ -42,6 +42,7 @@ from bench_demo import (
     fresh_database,
     ledger_audit,
     patron,
+    run_threads,
     write_results,
 )
 from bench_ingest import run_pgbench as run_ingest_pgbench
@@ -321,12 +322,7 @@ def run_load(port: int, setup: dict[str, Any], pairs: list[tuple[str, str]], sec
         threading.Thread(target=client, args=(load, port, setup["tills"][i], pairs[i::clients], i, run))
         for i in range(clients)
     ]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
+    elapsed = run_threads(threads)
     result: dict[str, Any] = {"seconds": round(elapsed, 1), "clients": clients, "clients_out_of_coupons": load.ran_out}
     everything: list[float] = []
     for kind, ok_status in (("validate", 200), ("redeem", 201)):

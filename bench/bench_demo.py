@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,16 @@ def patron(env: dict[str, str], *args: str) -> str:
     if cmd.returncode != 0:
         raise SystemExit(f"patron {' '.join(args)} failed")
     return "".join(lines)
+
+
+def run_threads(threads: list[threading.Thread]) -> float:
+    """Start every thread, wait for all of them; the seconds that took."""
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - started
 
 
 def print_table(title: str, rows: list[tuple[str, str, str]]) -> None:

@@ -53,6 +53,7 @@ from bench_demo import (
     ledger_audit,
     patron,
     psql,
+    run_threads,
     write_results,
 )
 from bench_ingest import run_pgbench
@@ -262,12 +263,7 @@ def run_load(
         threading.Thread(target=client, args=(load, port, setup["tills"][i], shoppers, i, run)) for i in range(CLIENTS)
     ]
     with cpu or contextlib.nullcontext():
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.monotonic() - started
+        elapsed = run_threads(threads)
     lat = sorted(load.latencies)
     ok = load.statuses.get(201, 0)
     return {
