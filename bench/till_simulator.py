@@ -756,16 +756,36 @@ def _verify_sale(op: Op, verdict: Verdict, rate: int | None) -> None:
         or txn.amount != Decimal(op.payload["amount"])
     ):
         verdict.fail(f"sale {op.ref}: stored {txn.pk} {txn.kind} {txn.amount} ≠ answer {answer['transaction_id']}")
-    earns = list(Journal.objects.filter(transaction=txn, kind=JournalKind.EARN).values_list("points", flat=True))
     earned = answer["points_earned"]
-    if len(earns) != (1 if earned else 0) or sum(earns) != earned:
-        verdict.fail(f"sale {op.ref}: answered {earned} points earned, EARN journals {earns}")
+    earns = _earns_by_type(txn)
+    if earns != _answered_by_type(answer) or sum(earns.values()) != earned:
+        verdict.fail(f"sale {op.ref}: answered {earned} points earned ({answer['rules']}), EARN journals {earns}")
     if rate is not None and earned != int(Decimal(op.payload["amount"]) * rate):
         verdict.fail(f"sale {op.ref}: {earned} points for {op.payload['amount']} at {rate} a yuan")
     redeems = list(Journal.objects.filter(transaction=txn, kind=JournalKind.REDEEM).values_list("points", flat=True))
     paid = op.payload.get("pay_with_points", 0)
     if len(redeems) != (1 if paid else 0) or -sum(redeems) != paid or answer["points_redeemed"] != paid:
         verdict.fail(f"sale {op.ref}: paid {paid} points, answered {answer['points_redeemed']}, REDEEM {redeems}")
+
+
+def _earns_by_type(txn: Any) -> dict[str, int]:
+    """The sale's EARN journals as {point type: points}; a type earned by two journals shows as
+    "<type> twice", since a sale earns one journal per point type (a tier's bonus is its own)."""
+    from patron.ledger.models import JournalKind, Lot
+
+    lots = Lot.objects.filter(journal__transaction=txn, journal__kind=JournalKind.EARN)
+    earns: dict[str, int] = {}
+    for point_type, points in lots.values_list("point_type", "journal__points"):
+        earns[f"{point_type} twice" if point_type in earns else point_type] = points
+    return earns
+
+
+def _answered_by_type(answer: dict[str, Any]) -> dict[str, int]:
+    """What the answer's rules say each point type earned."""
+    by_type: dict[str, int] = {}
+    for rule in answer["rules"]:
+        by_type[rule["type"]] = by_type.get(rule["type"], 0) + rule["points"]
+    return {t: p for t, p in by_type.items() if p}
 
 
 def _verify_refund(op: Op, verdict: Verdict) -> None:
