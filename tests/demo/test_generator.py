@@ -12,6 +12,7 @@ from io import StringIO
 import phonenumbers
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, F, Sum
 
 from patron.demo.generator import DAY, DemoConfig, DemoGenerator, generate
@@ -252,3 +253,19 @@ def test_demo_points_mall_orders_coupons_and_badges_keep_the_ledger_whole():
         assert sale.member_id == use.member_id and sale.amount == use.order_amount
     failed = [c.name for c in audit.run() if not c.ok]
     assert failed == []
+
+
+def _planner_has_statistics_for(table: str) -> bool:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = %s", [table])
+        else:
+            cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [table])
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db
+def test_the_generated_rows_are_analyzed_so_the_planner_does_not_plan_for_an_empty_database():
+    generate(DemoConfig(members=50, months=3, seed=2, now=NOW, points=False))
+    assert _planner_has_statistics_for("members_member")
+    assert _planner_has_statistics_for("members_transaction")

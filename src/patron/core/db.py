@@ -1,4 +1,5 @@
-"""Statements the ORM does not write in one round trip, for the hot paths (ADR 0008)."""
+"""Statements the ORM does not write in one round trip, for the hot paths (ADR 0008), and the
+planner statistics after a bulk load."""
 
 from __future__ import annotations
 
@@ -63,3 +64,12 @@ def add_remembered(obj: Model, name: str, row: Any) -> None:
     cached = obj.__dict__.get("_prefetched_objects_cache", {}).get(name)
     if cached is not None:
         cached._result_cache.append(row)
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE every table, after a bulk load. SQLite never gathers statistics on its own, and
+    PostgreSQL's autovacuum does so only later (or never, where it is off): until then both plan
+    from what an empty database looked like (bench/bench_dashboard.py: the KPI dashboard at 1M
+    members took twice as long on PostgreSQL before ANALYZE)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")

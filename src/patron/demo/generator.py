@@ -30,6 +30,7 @@ from faker.providers.person.zh_CN import Provider as ChineseNames
 from pypinyin import lazy_pinyin
 
 from patron.core.context import Actor, acting_as
+from patron.core.db import refresh_planner_statistics
 from patron.core.permissions import Role
 from patron.demo import ledger_rows
 from patron.demo.analytics import AnalyticsStats, ensure_analytics
@@ -1099,6 +1100,7 @@ def generate(config: DemoConfig, progress: Callable[[DemoStats], None] | None = 
             if progress:
                 progress(stats)
     reset_sequences()
+    refresh_planner_statistics()  # the nightly jobs below read the rows just written
     with acting_as(Actor(label=DEMO_ACTOR)):
         stats.tiers = ensure_tier_models(config.now)
         if config.points and config.rewards:
