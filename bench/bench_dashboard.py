@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_demo import PYTHON, ROOT, bench_env, database_exists, psql, write_results
+from bench_demo import PYTHON, ROOT, bench_env, database_exists, psql, sqlite_path, write_results
 
 CHILD = """
 import json, statistics, sys, time
@@ -93,16 +93,12 @@ print(json.dumps(out))
 """
 
 
-def source_exists(vendor: str, name: str) -> bool:
-    return database_exists(vendor, name)
-
-
 def analyze(vendor: str, source: str) -> float:
     started = time.monotonic()
     if vendor == "postgresql":
         psql(source, "ANALYZE")
     else:
-        with sqlite3.connect(ROOT / "var" / "bench" / source / "patron.sqlite3") as conn:
+        with sqlite3.connect(sqlite_path(source)) as conn:
             conn.execute("ANALYZE")
     return time.monotonic() - started
 
@@ -136,7 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for vendor in args.databases.split(","):
-        if not source_exists(vendor, args.source):
+        if not database_exists(vendor, args.source):
             print(f"== {vendor}: no {args.source} database; run bench_earn.py first (or pass --source)")
             continue
         results[vendor] = measure(vendor, args.source, args.rounds)

@@ -81,10 +81,15 @@ def psql(database: str, sql: str) -> str:
     return done.stdout.strip()
 
 
+def sqlite_path(name: str) -> Path:
+    """The SQLite file of bench database `name`: PATRON_VAR_DIR's database, as bench_env sets it."""
+    return ROOT / "var" / "bench" / name / "patron.sqlite3"
+
+
 def database_exists(vendor: str, name: str) -> bool:
     if vendor == "postgresql":
         return psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
-    return (ROOT / "var" / "bench" / name / "patron.sqlite3").exists()
+    return sqlite_path(name).exists()
 
 
 def patron(env: dict[str, str], *args: str) -> str:

@@ -54,6 +54,7 @@ from bench_demo import (
     patron,
     psql,
     run_threads,
+    sqlite_path,
     write_results,
 )
 from bench_ingest import run_pgbench
@@ -93,10 +94,6 @@ print(json.dumps({{"tills": tills, "active_members": count, "rules": rules}}))
 
 
 # --------------------------------------------------------------------------- the databases
-
-
-def sqlite_path(name: str) -> Path:
-    return ROOT / "var" / "bench" / name / "patron.sqlite3"
 
 
 def member_count(vendor: str, name: str) -> int:

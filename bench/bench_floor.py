@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_demo import PG_SERVER, ROOT, bench_env, drop_database, fresh_database, psql, write_results
+from bench_demo import PG_SERVER, ROOT, bench_env, drop_database, fresh_database, psql, sqlite_path, write_results
 from bench_earn import CLIENTS, Shoppers, run_load, sqlite_peer
 from bench_ingest import run_pgbench
 from cpu_budget import CpuMeter, describe
@@ -68,10 +67,6 @@ def member_numbers(members: int) -> list[str]:
     return [f"F{n:08d}" for n in range(1, members + 1)]
 
 
-def sqlite_file() -> Path:
-    return ROOT / "var" / "bench" / DB_NAME / "patron.sqlite3"  # PATRON_VAR_DIR's database: Django's too
-
-
 def prepare(vendor: str, members: int) -> None:
     if vendor == "postgresql":
         fresh_database("postgresql", DB_NAME)
@@ -83,7 +78,7 @@ def prepare(vendor: str, members: int) -> None:
         psql(DB_NAME, "VACUUM ANALYZE floor_account")
         return
     fresh_database("sqlite", DB_NAME)
-    with sqlite3.connect(sqlite_file()) as conn:
+    with sqlite3.connect(sqlite_path(DB_NAME)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SQLITE_SCHEMA)
         conn.executemany("INSERT INTO floor_account VALUES (?, 0)", ((m,) for m in member_numbers(members)))
@@ -95,7 +90,7 @@ def server_env(vendor: str) -> dict[str, str]:
     if vendor == "postgresql":
         env["FLOOR_DATABASE_URL"] = f"{PG_SERVER}/{DB_NAME}"
     else:
-        env["FLOOR_SQLITE_PATH"] = str(sqlite_file())
+        env["FLOOR_SQLITE_PATH"] = str(sqlite_path(DB_NAME))
     return env
 
 
@@ -138,10 +133,7 @@ def main() -> None:
         try:
             results["runs"] += floor_runs(vendor, members, args)
         finally:
-            if vendor == "postgresql":
-                drop_database("postgresql", DB_NAME)
-            else:
-                shutil.rmtree(sqlite_file().parent, ignore_errors=True)
+            drop_database(vendor, DB_NAME)
         if vendor == "postgresql":
             results["pgbench"] = run_pgbench(args.seconds)
         else:

@@ -34,27 +34,26 @@ def _stat(pid: int) -> tuple[int, float, float]:
 
 
 def tree_cpu_seconds(root: int) -> float:
-    parents: dict[int, int] = {}
+    """CPU seconds of `root` and every live descendant, plus what `root` reaped from children."""
+    children: dict[int, list[int]] = {}
     own: dict[int, float] = {}
     reaped = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        pid = int(entry)
         try:
-            ppid, cpu, children = _stat(int(entry))
+            ppid, cpu, reaped_by_pid = _stat(pid)
         except (FileNotFoundError, ProcessLookupError):
             continue  # exited while we read
-        parents[int(entry)], own[int(entry)] = ppid, cpu
-        if int(entry) == root:
-            reaped = children
-    tree, frontier = {root}, [root]
+        children.setdefault(ppid, []).append(pid)
+        own[pid] = cpu
+        if pid == root:
+            reaped = reaped_by_pid
+    total, frontier = reaped, [root]
     while frontier:
         pid = frontier.pop()
-        for child, ppid in parents.items():
-            if ppid == pid and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    return reaped + sum(own.get(pid, 0.0) for pid in tree)
+        total += own.get(pid, 0.0)
+        frontier += children.get(pid, [])
+    return total
 
 
 def postmaster_pid() -> int:

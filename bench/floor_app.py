@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -101,8 +102,6 @@ def _connect() -> Any:
     global _connection
     if _connection is None:
         if os.environ.get("FLOOR_SQLITE_PATH"):
-            import sqlite3
-
             _connection = sqlite3.connect(os.environ["FLOOR_SQLITE_PATH"], isolation_level=None, timeout=20)
             _connection.execute("PRAGMA journal_mode=WAL")
             _connection.execute("PRAGMA synchronous=FULL")
@@ -115,10 +114,9 @@ def _connect() -> Any:
 
 def _earn_bare(arguments: tuple[str, str, str, str, int]) -> int | None:
     connection = _connect()
-    if not os.environ.get("FLOOR_SQLITE_PATH"):
+    if not isinstance(connection, sqlite3.Connection):
         with connection.cursor() as cursor:
-            row = cursor.execute(EARN, arguments).fetchone()
-        return row[0] if row else None
+            return _earn_postgres(cursor, arguments)
     connection.execute("BEGIN IMMEDIATE")
     try:
         balance = _earn_sqlite(connection.cursor(), arguments)
@@ -127,6 +125,13 @@ def _earn_bare(arguments: tuple[str, str, str, str, int]) -> int | None:
         raise
     connection.execute("COMMIT")
     return balance
+
+
+def _earn_postgres(cursor: Any, arguments: tuple[str, str, str, str, int]) -> int | None:
+    """The sale and the balance it earns in one statement; None when the sale was there already."""
+    cursor.execute(EARN, arguments)
+    row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _earn_sqlite(cursor: Any, arguments: tuple[str, str, str, str, int]) -> int | None:
@@ -175,8 +180,6 @@ def django_view(request: Any) -> Any:
             balance = _earn_sqlite(cursor, arguments)
     else:
         with connection.cursor() as cursor:
-            cursor.execute(EARN, arguments)
-            row = cursor.fetchone()
-        balance = row[0] if row else None
+            balance = _earn_postgres(cursor, arguments)
     status, out = answer(balance, arguments[-1])
     return HttpResponse(out, status=status, content_type="application/json")
